@@ -1,0 +1,15 @@
+export { createRunId, Engine, type EngineOptions, type StartRunOptions } from "./engine.js";
+export { deltaOf } from "./delta.js";
+export { composeMiddleware, createTimeoutMiddleware } from "./middleware.js";
+export { StepRegistry } from "./registry.js";
+export type {
+  DeliveryQueue,
+  NotificationTarget,
+  StepContext,
+  StepMiddleware,
+  StepResult,
+  StepRunner,
+  StepServices,
+  StepSettings,
+  SubStepRunner,
+} from "./step-runner.js";

@@ -1,0 +1,79 @@
+import type { z } from "zod";
+import type { Clock } from "../clock/index.js";
+import type { EventBus } from "../events/index.js";
+import type { TemplateScope } from "../expression/index.js";
+import type { Logger } from "../logger/index.js";
+import type { StepDefinition, WorkflowDefinition } from "../workflow/index.js";
+
+/** Durable outbound delivery, as seen by steps (the outbox implements it). */
+export interface DeliveryQueue {
+  /** Queues a message; the same idempotency key is only ever queued once. */
+  enqueue(delivery: { destination: string; kind: string; payload: unknown; idempotencyKey: string }): number | undefined;
+}
+
+/** Services shared by every step of a daemon. */
+export interface StepServices {
+  clock: Clock;
+  logger: Logger;
+  events: EventBus;
+  deliveries: DeliveryQueue;
+  /** Daemon settings the steps may need (notification platforms, output caps, …). */
+  settings: StepSettings;
+}
+
+export interface NotificationTarget {
+  type: "log" | "webhook";
+  url?: string;
+  headers?: Record<string, string>;
+}
+
+export interface StepSettings {
+  maxOutputBytes: number;
+  notificationPlatforms: Record<string, NotificationTarget>;
+  /** Working directory for steps that do not name one. */
+  workspaceDir: string;
+}
+
+/** Runs the nested steps of a shard (foreach); each shard is checkpointed under its own key. */
+export type SubStepRunner = (shardKey: string, steps: StepDefinition[], scope: TemplateScope) => Promise<unknown>;
+
+export interface StepContext<Config = Record<string, unknown>> {
+  runId: string;
+  workflow: WorkflowDefinition;
+  step: StepDefinition;
+  /** The step's path in the run, e.g. `fetch` or `shard[3].fetch`. */
+  path: string;
+  /** Stable across re-runs of the same step: commands can deduplicate with it. */
+  stepKey: string;
+  attempt: number;
+  /** Type-specific fields with templates rendered. */
+  config: Config;
+  env: Record<string, string>;
+  scope: TemplateScope;
+  signal: AbortSignal;
+  /** Aborts this attempt (timeouts use it); the runner sees `signal` fire. */
+  abort(reason: unknown): void;
+  services: StepServices;
+  runSubSteps: SubStepRunner;
+  /** Streams live output lines to the event bus (CLI progress, WebSocket). */
+  progress(stream: "stdout" | "stderr", text: string): void;
+}
+
+export interface StepResult {
+  output: unknown;
+}
+
+/** The contract every step type implements. The engine wraps it in middleware; it never branches on type. */
+export interface StepRunner<Config = Record<string, unknown>> {
+  readonly type: string;
+  /** zod shape of the type-specific fields, used for validation and the JSON Schema. */
+  readonly configShape: z.ZodRawShape;
+  /** A field holding nested steps (not rendered before `run`), e.g. foreach's `steps`. */
+  readonly subStepsField?: string;
+  /** Fields rendered by the runner itself (per item, per shard); the engine leaves them as written. */
+  readonly rawFields?: readonly string[];
+  run(context: StepContext<Config>): Promise<StepResult>;
+}
+
+/** Middleware around step execution: `(context, next) => …`. Retry, timeout, policy and audit plug in here. */
+export type StepMiddleware = (context: StepContext, next: () => Promise<StepResult>) => Promise<StepResult>;

@@ -1,0 +1,47 @@
+/** Every typed event of the daemon. The API, WebSocket, CLI progress view and (later) audit log consume these. */
+export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type StepStatus = "pending" | "running" | "succeeded" | "failed" | "skipped";
+
+export type LocalAgentEvent =
+  | { type: "run-queued"; runId: string; workflow: string; trigger: string; at: number }
+  | { type: "run-started"; runId: string; workflow: string; resumed: boolean; at: number }
+  | { type: "run-finished"; runId: string; workflow: string; status: RunStatus; error?: string; at: number }
+  | { type: "step-started"; runId: string; step: string; attempt: number; stepType: string; at: number }
+  | { type: "step-retrying"; runId: string; step: string; attempt: number; delayMs: number; error: string; at: number }
+  | { type: "step-finished"; runId: string; step: string; status: StepStatus; durationMs: number; error?: string; at: number }
+  | { type: "step-output"; runId: string; step: string; stream: "stdout" | "stderr"; text: string; at: number }
+  | { type: "delivery-queued"; deliveryId: number; destination: string; at: number }
+  | { type: "delivery-sent"; deliveryId: number; destination: string; attempts: number; at: number }
+  | { type: "delivery-failed"; deliveryId: number; destination: string; attempts: number; error: string; at: number }
+  | { type: "network-changed"; online: boolean; at: number }
+  | { type: "workflow-invalid"; file: string; errors: string[]; at: number }
+  | { type: "trigger-fired"; workflow: string; trigger: string; at: number };
+
+export type LocalAgentEventType = LocalAgentEvent["type"];
+type Listener = (event: LocalAgentEvent) => void;
+
+/** One in-process bus. Listeners run synchronously; a throwing listener is reported, never breaks the emitter. */
+export class EventBus {
+  private readonly listeners = new Set<Listener>();
+
+  constructor(private readonly onListenerError: (error: unknown) => void = () => {}) {}
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: LocalAgentEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+}

@@ -1,0 +1,21 @@
+import { StepRegistry } from "../engine/index.js";
+import { unconfiguredAiStep } from "./ai/index.js";
+import { foreachStep } from "./foreach/index.js";
+import { httpStep } from "./http/index.js";
+import { notificationStep } from "./notification/index.js";
+import { setStep } from "./set/index.js";
+import { shellStep } from "./shell/index.js";
+
+export { foreachStep, httpStep, notificationStep, setStep, shellStep, unconfiguredAiStep };
+export type { NotificationPayload } from "./notification/index.js";
+
+/** The registry with every built-in step type. */
+export function createDefaultRegistry(): StepRegistry {
+  return new StepRegistry()
+    .register(shellStep)
+    .register(setStep)
+    .register(httpStep)
+    .register(notificationStep)
+    .register(foreachStep)
+    .register(unconfiguredAiStep);
+}

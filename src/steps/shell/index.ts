@@ -1,0 +1,1 @@
+export { shellStep, type ShellConfig } from "./shell-step.js";
