@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { sleep } from "../clock/index.js";
-import { errorMessage, isRetryable, LocalAgentError } from "../errors/index.js";
+import { errorMessage, isRetryable, LocalAgentError, toError } from "../errors/index.js";
 import type { RunStatus, StepStatus } from "../events/index.js";
 import { evaluateCondition, renderDeep, type TemplateScope } from "../expression/index.js";
 import type { RunRecord, StepRecord, Store } from "../store/index.js";
@@ -223,7 +223,11 @@ class RunState {
     const startStep = (step: StepDefinition): void => {
       const needs = dependencies.get(step.name) ?? [];
       const previous = needs[needs.length - 1];
-      const local: TemplateScope = { ...scope, steps: stepScope, output: previous ? (outcomes.get(previous)?.output ?? null) : scope.output };
+      const local: TemplateScope = {
+        ...scope,
+        steps: stepScope,
+        output: previous ? (outcomes.get(previous)?.output ?? null) : scope.output,
+      };
       const promise = this.runOne(step, `${prefix}${step.name}`, local).then(
         (outcome) => {
           outcomes.set(step.name, outcome);
@@ -246,7 +250,10 @@ class RunState {
           outcomes.set(step.name, { status: "failed", output: null });
         },
       );
-      running.set(step.name, promise.finally(() => running.delete(step.name)));
+      running.set(
+        step.name,
+        promise.finally(() => running.delete(step.name)),
+      );
     };
 
     for (;;) {
@@ -259,8 +266,8 @@ class RunState {
       if (running.size === 0) break;
       await Promise.race(running.values());
     }
-    if (failure !== undefined) throw failure;
-    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+    if (failure !== undefined) throw toError(failure);
+    if (this.controller.signal.aborted) throw toError(this.controller.signal.reason);
     return lastOutput;
   }
 
@@ -271,7 +278,7 @@ class RunState {
     if (record && (record.status === "succeeded" || record.status === "skipped")) {
       return { status: record.status, output: record.output };
     }
-    if (this.controller.signal.aborted) throw this.controller.signal.reason;
+    if (this.controller.signal.aborted) throw toError(this.controller.signal.reason);
     const startedAt = clock.now();
     if (step.condition !== undefined && !evaluateCondition(step.condition, scope)) {
       store.markStepFinished(this.run.id, path, { status: "skipped", output: null, at: clock.now() });
@@ -317,15 +324,31 @@ class RunState {
         if (!runAborted && retry && retries < retry.count && isRetryable(error)) {
           const delayMs = Math.min(retry.backoffMs * retry.factor ** retries, retry.maxBackoffMs);
           retries += 1;
-          events.emit({ type: "step-retrying", runId: this.run.id, step: path, attempt, delayMs, error: errorMessage(error), at: clock.now() });
+          events.emit({
+            type: "step-retrying",
+            runId: this.run.id,
+            step: path,
+            attempt,
+            delayMs,
+            error: errorMessage(error),
+            at: clock.now(),
+          });
           await sleep(clock, delayMs, this.controller.signal);
           continue;
         }
-        if (runAborted && this.controller.signal.reason instanceof ShutdownSignal) throw this.controller.signal.reason;
+        if (runAborted && this.controller.signal.reason instanceof ShutdownSignal) throw toError(this.controller.signal.reason);
         const message = errorMessage(runAborted ? this.controller.signal.reason : error);
         store.markStepFinished(this.run.id, path, { status: "failed", error: message, at: clock.now() });
-        events.emit({ type: "step-finished", runId: this.run.id, step: path, status: "failed", durationMs: clock.now() - startedAt, error: message, at: clock.now() });
-        throw runAborted ? this.controller.signal.reason : error;
+        events.emit({
+          type: "step-finished",
+          runId: this.run.id,
+          step: path,
+          status: "failed",
+          durationMs: clock.now() - startedAt,
+          error: message,
+          at: clock.now(),
+        });
+        throw toError(runAborted ? this.controller.signal.reason : error);
       } finally {
         this.controller.signal.removeEventListener("abort", onRunAbort);
       }
@@ -343,7 +366,14 @@ class RunState {
       if (step.cacheMode === "delta") output = deltaOf(previous, output);
     }
     store.markStepFinished(this.run.id, path, { status: "succeeded", output, at: clock.now(), ...(cache ? { cache } : {}) });
-    events.emit({ type: "step-finished", runId: this.run.id, step: path, status: "succeeded", durationMs: clock.now() - startedAt, at: clock.now() });
+    events.emit({
+      type: "step-finished",
+      runId: this.run.id,
+      step: path,
+      status: "succeeded",
+      durationMs: clock.now() - startedAt,
+      at: clock.now(),
+    });
     return { status: "succeeded", output };
   }
 }

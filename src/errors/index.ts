@@ -65,6 +65,11 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/** Anything thrown or used as an abort reason, as an Error (so `throw` always throws an Error). */
+export function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
 export function isRetryable(error: unknown): boolean {
   return error instanceof LocalAgentError ? error.retryable : true;
 }

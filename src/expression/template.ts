@@ -25,13 +25,17 @@ jexl.addTransform("lower", (value: unknown) => String(value ?? "").toLowerCase()
 jexl.addTransform("trim", (value: unknown) => String(value ?? "").trim());
 jexl.addTransform("lines", (value: unknown) => splitLines(value));
 jexl.addTransform("length", (value: unknown) => lengthOf(value));
-jexl.addTransform("default", (value: unknown, fallback: unknown) => (value === undefined || value === null || value === "" ? fallback : value));
+jexl.addTransform("default", (value: unknown, fallback: unknown) =>
+  value === undefined || value === null || value === "" ? fallback : value,
+);
 jexl.addTransform("number", (value: unknown) => Number(value));
 jexl.addTransform("string", (value: unknown) => stringify(value));
 jexl.addTransform("split", (value: unknown, separator: unknown) => String(value ?? "").split(String(separator)));
-jexl.addTransform("join", (value: unknown, separator: unknown) => (Array.isArray(value) ? value.join(String(separator ?? ",")) : stringify(value)));
+jexl.addTransform("join", (value: unknown, separator: unknown) =>
+  Array.isArray(value) ? value.join(String(separator ?? ",")) : stringify(value),
+);
 jexl.addTransform("keys", (value: unknown) => (value && typeof value === "object" ? Object.keys(value) : []));
-jexl.addTransform("parseJson", (value: unknown) => JSON.parse(String(value)));
+jexl.addTransform("parseJson", (value: unknown): unknown => JSON.parse(String(value)));
 jexl.addTransform("iso", (value: unknown) => new Date(Number(value)).toISOString());
 jexl.addTransform("contains", (value: unknown, needle: unknown) =>
   Array.isArray(value) ? value.includes(needle) : String(value ?? "").includes(String(needle)),
@@ -45,7 +49,7 @@ export function compileExpression(source: string): CompiledExpression {
   if (cached) return cached;
   let expression: CompiledExpression & { _getAst(): JexlAstNode };
   try {
-    expression = jexl.compile(source) as unknown as CompiledExpression & { _getAst(): JexlAstNode };
+    expression = jexl.compile(source);
     assertSafe(expression._getAst());
   } catch (error) {
     if (error instanceof LocalAgentError) throw error;

@@ -10,7 +10,15 @@ export interface LoggerOptions {
 }
 
 /** Keys whose values are replaced before a line is written: secrets never reach logs. */
-export const REDACTED_KEYS = ["*.token", "*.secret", "*.password", "*.authorization", "*.Authorization", "*.api_key", "headers.authorization"];
+export const REDACTED_KEYS = [
+  "*.token",
+  "*.secret",
+  "*.password",
+  "*.authorization",
+  "*.Authorization",
+  "*.api_key",
+  "headers.authorization",
+];
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const settings = { level: options.level ?? "info", redact: { paths: REDACTED_KEYS, censor: "[redacted]" }, base: undefined };

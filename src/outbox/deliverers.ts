@@ -1,6 +1,5 @@
 import { LocalAgentError } from "../errors/index.js";
 import type { Logger } from "../logger/index.js";
-import type { DeliveryRecord } from "../store/index.js";
 import type { Deliverer } from "./outbox.js";
 
 interface WebhookPayload {

@@ -7,7 +7,9 @@ export type ConnectivityProbe = () => boolean | Promise<boolean>;
 /** Online when any non-internal interface has a routable address. Cheap: no packets are sent. */
 export const interfaceProbe: ConnectivityProbe = () =>
   Object.values(networkInterfaces()).some((addresses) =>
-    (addresses ?? []).some((address) => !address.internal && !address.address.startsWith("fe80:") && !address.address.startsWith("169.254.")),
+    (addresses ?? []).some(
+      (address) => !address.internal && !address.address.startsWith("fe80:") && !address.address.startsWith("169.254."),
+    ),
   );
 
 export interface NetworkMonitorOptions {

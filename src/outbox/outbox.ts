@@ -131,7 +131,13 @@ export class Outbox implements DeliveryQueue {
     try {
       await deliverer.deliver(delivery, signal);
       store.markDelivered(delivery.id, clock.now());
-      events.emit({ type: "delivery-sent", deliveryId: delivery.id, destination: delivery.destination, attempts: delivery.attempts + 1, at: clock.now() });
+      events.emit({
+        type: "delivery-sent",
+        deliveryId: delivery.id,
+        destination: delivery.destination,
+        attempts: delivery.attempts + 1,
+        at: clock.now(),
+      });
     } catch (error) {
       if (!this.controller.signal.aborted) this.fail(delivery, error, false);
     } finally {
@@ -148,8 +154,18 @@ export class Outbox implements DeliveryQueue {
     const delay = Math.min(base * 2 ** Math.min(attempts - 1, 20), this.options.maxBackoffMs ?? 300_000);
     const message = errorMessage(error);
     store.markDeliveryAttemptFailed(delivery.id, { error: message, nextAttemptAt: clock.now() + delay, dead });
-    events.emit({ type: "delivery-failed", deliveryId: delivery.id, destination: delivery.destination, attempts, error: message, at: clock.now() });
-    logger.warn({ delivery: delivery.id, destination: redactDestination(delivery.destination), attempts, dead }, `delivery failed: ${message}`);
+    events.emit({
+      type: "delivery-failed",
+      deliveryId: delivery.id,
+      destination: delivery.destination,
+      attempts,
+      error: message,
+      at: clock.now(),
+    });
+    logger.warn(
+      { delivery: delivery.id, destination: redactDestination(delivery.destination), attempts, dead },
+      `delivery failed: ${message}`,
+    );
   }
 
   private armTimer(at: number): void {

@@ -2,16 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { RunStatus } from "../events/index.js";
-import type {
-  DeliveryRecord,
-  NewRun,
-  RunQuery,
-  RunRecord,
-  StepCompletion,
-  StepRecord,
-  Store,
-  VersionedValue,
-} from "./store.js";
+import type { DeliveryRecord, NewRun, RunQuery, RunRecord, StepCompletion, StepRecord, Store, VersionedValue } from "./store.js";
 
 /**
  * What a commit survives. `process`: WAL with synchronous=NORMAL — survives a crash or kill -9 of the
@@ -98,14 +89,18 @@ export class SqliteStore implements Store {
       nextDeliveries: db.prepare(
         "SELECT * FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY destination) ORDER BY id",
       ),
-      delivered: db.prepare("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?"),
+      delivered: db.prepare(
+        "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE id = ?",
+      ),
       attemptFailed: db.prepare("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, status = ? WHERE id = ?"),
       getLastFire: db.prepare("SELECT last_fire_at FROM fires WHERE workflow = ?"),
       setLastFire: db.prepare(
         "INSERT INTO fires (workflow, last_fire_at) VALUES (?, ?) ON CONFLICT (workflow) DO UPDATE SET last_fire_at = excluded.last_fire_at",
       ),
       getState: db.prepare("SELECT value, version FROM state WHERE namespace = ? AND key = ?"),
-      insertState: db.prepare("INSERT INTO state (namespace, key, value, version, updated_at) VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING"),
+      insertState: db.prepare(
+        "INSERT INTO state (namespace, key, value, version, updated_at) VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
+      ),
       updateState: db.prepare(
         "UPDATE state SET value = ?, version = version + 1, updated_at = ? WHERE namespace = ? AND key = ? AND version = ?",
       ),
@@ -190,7 +185,13 @@ export class SqliteStore implements Store {
     return row ? decode(row.value) : undefined;
   }
 
-  enqueueDelivery(delivery: { destination: string; kind: string; payload: unknown; idempotencyKey: string; at: number }): number | undefined {
+  enqueueDelivery(delivery: {
+    destination: string;
+    kind: string;
+    payload: unknown;
+    idempotencyKey: string;
+    at: number;
+  }): number | undefined {
     const result = this.statements.enqueue.run(
       delivery.idempotencyKey,
       delivery.destination,

@@ -91,7 +91,13 @@ export interface Store {
   getCache(key: string): unknown;
 
   /** Queues a delivery; returns undefined when the idempotency key was already queued. */
-  enqueueDelivery(delivery: { destination: string; kind: string; payload: unknown; idempotencyKey: string; at: number }): number | undefined;
+  enqueueDelivery(delivery: {
+    destination: string;
+    kind: string;
+    payload: unknown;
+    idempotencyKey: string;
+    at: number;
+  }): number | undefined;
   /** The oldest pending delivery of each destination (strict order per destination). */
   nextDeliveries(): DeliveryRecord[];
   markDelivered(id: number, at: number): void;

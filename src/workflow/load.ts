@@ -30,7 +30,19 @@ export interface LoadResult {
   issues: WorkflowIssue[];
 }
 
-const STEP_BASE_FIELDS = new Set(["name", "type", "description", "condition", "timeout", "retry", "on_failure", "env", "needs", "cache_key", "cache_mode"]);
+const STEP_BASE_FIELDS = new Set([
+  "name",
+  "type",
+  "description",
+  "condition",
+  "timeout",
+  "retry",
+  "on_failure",
+  "env",
+  "needs",
+  "cache_key",
+  "cache_mode",
+]);
 
 /** Loads one workflow file from disk. Never throws: problems come back as issues. */
 export function loadWorkflowFile(file: string, catalog: StepTypeCatalog): LoadResult {
@@ -128,7 +140,9 @@ class WorkflowBuilder {
   private triggers(raw: z.infer<typeof workflowObjectSchema>, path: PathSegment[]): TriggerDefinition[] {
     const triggers: TriggerDefinition[] = [];
     if (raw.timezone !== undefined && !isTimeZone(raw.timezone)) {
-      this.issues.push(this.source.issue([...path, "timezone"], `unknown time zone "${raw.timezone}" (use an IANA name such as Europe/Berlin)`));
+      this.issues.push(
+        this.source.issue([...path, "timezone"], `unknown time zone "${raw.timezone}" (use an IANA name such as Europe/Berlin)`),
+      );
     }
     const cron = (expression: string, at: PathSegment[]): void => {
       const problem = cronProblem(expression, raw.timezone);
@@ -143,10 +157,12 @@ class WorkflowBuilder {
       const match = /^(cron|every|event|on)[\s:]+(.+)$/i.exec(text);
       if (text === "manual") triggers.push({ kind: "manual" });
       else if (match?.[1]?.toLowerCase() === "cron") cron((match[2] ?? "").trim(), at);
-      else if (match?.[1]?.toLowerCase() === "every") triggers.push({ kind: "every", intervalMs: this.duration((match[2] ?? "").trim(), at) });
+      else if (match?.[1]?.toLowerCase() === "every")
+        triggers.push({ kind: "every", intervalMs: this.duration((match[2] ?? "").trim(), at) });
       else if (match) triggers.push({ kind: "event", name: (match[2] ?? "").trim() });
       else if (text.split(/\s+/).length >= 5) cron(text, at);
-      else this.issues.push(this.source.issue(at, `unknown trigger "${text}" (use "cron <expr>", "every 30s", "event:<name>" or "manual")`));
+      else
+        this.issues.push(this.source.issue(at, `unknown trigger "${text}" (use "cron <expr>", "every 30s", "event:<name>" or "manual")`));
     }
     const on = raw.on === undefined ? [] : Array.isArray(raw.on) ? raw.on : [raw.on];
     on.forEach((entry, index) => {
@@ -157,7 +173,9 @@ class WorkflowBuilder {
     return triggers;
   }
 
-  private inputs(raw: Record<string, { type?: InputDefinition["type"]; required?: boolean; default?: unknown; description?: string }> | undefined): Record<string, InputDefinition> {
+  private inputs(
+    raw: Record<string, { type?: InputDefinition["type"]; required?: boolean; default?: unknown; description?: string }> | undefined,
+  ): Record<string, InputDefinition> {
     const inputs: Record<string, InputDefinition> = {};
     for (const [name, spec] of Object.entries(raw ?? {})) {
       const input: InputDefinition = { type: spec.type ?? "any", required: spec.required ?? false };
@@ -207,7 +225,7 @@ class WorkflowBuilder {
       this.reportZod(parsed.error, path);
       return undefined;
     }
-    const raw = value as Record<string, unknown>;
+    const raw = value;
     const name = typeof raw.name === "string" ? raw.name : `${type}_${index + 1}`;
     const config: Record<string, unknown> = {};
     for (const [key, field] of Object.entries(raw)) if (!STEP_BASE_FIELDS.has(key) && key !== subField) config[key] = field;
@@ -243,10 +261,13 @@ class WorkflowBuilder {
     for (const step of steps) {
       const stepPath = paths.get(step.name) ?? path;
       for (const need of step.needs) {
-        if (!byName.has(need)) this.issues.push(this.source.issue([...stepPath, "needs"], `step "${step.name}" needs unknown step "${need}"`));
+        if (!byName.has(need))
+          this.issues.push(this.source.issue([...stepPath, "needs"], `step "${step.name}" needs unknown step "${need}"`));
       }
       if (step.onFailure.kind === "step" && !byName.has(step.onFailure.step)) {
-        this.issues.push(this.source.issue([...stepPath, "on_failure"], `on_failure names unknown step "${step.onFailure.step}" (or use stop / continue)`));
+        this.issues.push(
+          this.source.issue([...stepPath, "on_failure"], `on_failure names unknown step "${step.onFailure.step}" (or use stop / continue)`),
+        );
       }
     }
     const cycle = findCycle(steps);
@@ -290,7 +311,16 @@ class WorkflowBuilder {
       const path = [...base, ...issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment)))];
       const field = describePath(path);
       if (issue.code === "unrecognized_keys") {
-        for (const key of issue.keys) this.issues.push(this.source.issue(path, `unknown field "${key}"${field ? ` in ${field}` : ""}`, key));
+        for (const key of issue.keys)
+          this.issues.push(this.source.issue(path, `unknown field "${key}"${field ? ` in ${field}` : ""}`, key));
+      } else if (issue.code === "invalid_type" && getIn(this.source.toJS(), path) === undefined) {
+        const name = path[path.length - 1];
+        this.issues.push(
+          this.source.issue(
+            path.slice(0, -1),
+            `missing required field "${String(name)}" in ${describePath(path.slice(0, -1)) || "workflow"}`,
+          ),
+        );
       } else {
         this.issues.push(this.source.issue(path, `${field || "workflow"}: ${issue.message}`));
       }
@@ -352,6 +382,15 @@ function stringRecord(value: Record<string, unknown> | undefined): Record<string
   const result: Record<string, string> = {};
   for (const [key, item] of Object.entries(value ?? {})) result[key] = String(item);
   return result;
+}
+
+function getIn(value: unknown, path: PathSegment[]): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -25,7 +25,10 @@ export const baseStepShape = {
   retry: retrySchema.optional(),
   on_failure: z.string().optional().describe("stop (default), continue, or the name of a step to run"),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-  needs: z.union([z.string(), z.array(z.string())]).optional().describe("Steps that must finish first (default: the previous step)"),
+  needs: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe("Steps that must finish first (default: the previous step)"),
   cache_key: z.string().optional().describe("Keep this step's result across runs under this key"),
   cache_mode: z.enum(["delta", "value"]).optional().describe("delta (default): output only what is new since the last run"),
 };
@@ -41,13 +44,19 @@ export const inputSchema = z
 
 /** Workflow-level fields; the step list may be called `steps`, `tasks` (seed 000) or `actions` (seed 001). */
 export const workflowShape = {
-  name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, _ . -"),
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_.-]+$/, "use letters, digits, _ . -"),
   description: z.string().optional(),
   enabled: z.boolean().optional(),
   schedule: z.string().optional().describe('Cron expression, e.g. "0 3 * * *"'),
   trigger: z.string().optional().describe('"cron * * * * *", "every 30s", "event:NAME" or "manual"'),
   every: durationSchema.optional(),
-  on: z.union([z.string(), z.array(z.string())]).optional().describe("event:NAME, network.online, workflow.finished:NAME, daemon.start"),
+  on: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe("event:NAME, network.online, workflow.finished:NAME, daemon.start"),
   timezone: z.string().optional(),
   misfire: z.enum(["skip", "once", "all"]).optional(),
   concurrency: z.number().int().positive().optional(),

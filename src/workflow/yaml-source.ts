@@ -1,4 +1,4 @@
-import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from "yaml";
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import type { WorkflowIssue } from "./types.js";
 
 export type PathSegment = string | number;
@@ -52,7 +52,7 @@ export class YamlSource {
 
 function child(node: unknown, segment: PathSegment): { keyNode?: unknown; value: unknown } | undefined {
   if (isMap(node)) {
-    const pair = (node.items as Pair[]).find((item) => keyName(item.key) === String(segment));
+    const pair = node.items.find((item) => keyName(item.key) === String(segment));
     return pair ? { keyNode: pair.key, value: pair.value } : undefined;
   }
   if (isSeq(node) && typeof segment === "number") {
@@ -63,7 +63,7 @@ function child(node: unknown, segment: PathSegment): { keyNode?: unknown; value:
 }
 
 function keyName(key: unknown): string {
-  if (key && typeof key === "object" && "value" in key) return String((key as { value: unknown }).value);
+  if (key && typeof key === "object" && "value" in key) return String(key.value);
   return String(key);
 }
 

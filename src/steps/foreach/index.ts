@@ -17,7 +17,11 @@ export const foreachStep: StepRunner<ForeachConfig> = {
   subStepsField: "steps",
   configShape: {
     items: z.unknown().describe("An array, a template yielding one, or text (one item per line)"),
-    as: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe("Name of the item in templates (default item)"),
+    as: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional()
+      .describe("Name of the item in templates (default item)"),
     parallel: z.number().int().positive().optional().describe("Shards run at once (default 1)"),
     steps: z.array(z.unknown()).describe("Steps run for each item"),
   },
@@ -44,6 +48,6 @@ function toItems(value: unknown, step: string): unknown[] {
   if (Array.isArray(value)) return value;
   if (typeof value === "string") return value.split("\n").filter((line) => line.trim() !== "");
   if (value === null || value === undefined) return [];
-  if (typeof value === "object") return Object.entries(value).map(([key, item]) => ({ key, value: item }));
+  if (typeof value === "object") return Object.entries(value as Record<string, unknown>).map(([key, item]) => ({ key, value: item }));
   throw new LocalAgentError("step_failed", `foreach "${step}": items must be a list, text or a mapping`);
 }

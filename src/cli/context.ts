@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { loadConfig, type ResolvedConfig } from "../config/index.js";
+
+/** Options shared by every command that reads the config and data directories. */
+export interface CommonOptions {
+  config?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export function addCommonOptions(command: Command): Command {
+  return command
+    .option("-c, --config <dir>", "config directory (default $LOCALAGENT_CONFIG or ~/.config/localagent)")
+    .option("-d, --data-dir <dir>", "data directory (default ~/.local/share/localagent)");
+}
+
+export function resolveConfig(options: CommonOptions): ResolvedConfig {
+  return loadConfig({
+    ...(options.config ? { configDir: options.config } : {}),
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+  });
+}
+
+/** Where CLI commands write; swapped in tests. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  isTty: boolean;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  isTty: Boolean(process.stdout.isTTY),
+};
+
+export function printJson(io: Io, value: unknown): void {
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Left-aligned columns for list commands. */
+export function printTable(io: Io, headers: string[], rows: string[][]): void {
+  const widths = headers.map((header, index) => Math.max(header.length, ...rows.map((row) => (row[index] ?? "").length)));
+  const format = (row: string[]): string =>
+    row
+      .map((cell, index) => cell.padEnd(widths[index] ?? 0))
+      .join("  ")
+      .trimEnd();
+  io.out(`${format(headers)}\n`);
+  for (const row of rows) io.out(`${format(row)}\n`);
+}

@@ -1,0 +1,58 @@
+import type { Command } from "commander";
+import { Cron } from "croner";
+import { describeTrigger, loadWorkflowSet } from "../daemon/index.js";
+import { createDefaultRegistry } from "../steps/index.js";
+import { SqliteStore } from "../store/index.js";
+import { formatIssue, type WorkflowDefinition } from "../workflow/index.js";
+import { addCommonOptions, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
+
+/** `localagent workflows list`: each workflow's triggers, next fire time and last run. */
+export function registerWorkflows(program: Command, io: Io, setExit: (code: number) => void): void {
+  const workflows = program.command("workflows").description("list the configured workflows");
+  addCommonOptions(workflows.command("list", { isDefault: true }))
+    .description("workflows with their triggers, next fire and last run")
+    .option("--json", "print JSON")
+    .action((options: CommonOptions) => {
+      const config = resolveConfig(options);
+      const set = loadWorkflowSet([config.workflowsDir, ...config.workflowPaths], createDefaultRegistry());
+      const store = new SqliteStore({ path: config.databasePath });
+      try {
+        const rows = [...set.workflows.values()].map((workflow) => {
+          const last = store.listRuns({ workflow: workflow.name, limit: 1 })[0];
+          return {
+            name: workflow.name,
+            triggers: workflow.triggers.map(describeTrigger),
+            next_fire_at: nextFire(workflow),
+            last_run: last ? { id: last.id, status: last.status, at: new Date(last.createdAt).toISOString() } : null,
+            file: workflow.file,
+          };
+        });
+        if (options.json) printJson(io, { workflows: rows, problems: set.issues.map(formatIssue) });
+        else {
+          printTable(
+            io,
+            ["NAME", "TRIGGER", "NEXT FIRE", "LAST RUN"],
+            rows.map((row) => [
+              row.name,
+              row.triggers.join(", ") || "manual",
+              row.next_fire_at ?? "-",
+              row.last_run ? `${row.last_run.status} ${row.last_run.at}` : "-",
+            ]),
+          );
+          for (const issue of set.issues) io.err(`${formatIssue(issue)}\n`);
+        }
+        setExit(set.issues.length > 0 ? 1 : 0);
+      } finally {
+        store.close();
+      }
+    });
+}
+
+function nextFire(workflow: WorkflowDefinition): string | null {
+  const times = workflow.triggers.flatMap((trigger) => {
+    if (trigger.kind !== "cron") return [];
+    const next = new Cron(trigger.expression, { paused: true, ...(trigger.timezone ? { timezone: trigger.timezone } : {}) }).nextRun();
+    return next ? [next.getTime()] : [];
+  });
+  return times.length > 0 ? new Date(Math.min(...times)).toISOString() : null;
+}

@@ -1,0 +1,287 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { systemClock, type Clock } from "../clock/index.js";
+import type { ResolvedConfig } from "../config/index.js";
+import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
+import { errorMessage, LocalAgentError } from "../errors/index.js";
+import { EventBus, type LocalAgentEvent, type RunStatus } from "../events/index.js";
+import { createLogger, type Logger } from "../logger/index.js";
+import { NetworkMonitor, type ConnectivityProbe, type Outbox } from "../outbox/index.js";
+import { SimpleScheduler, type Scheduler } from "../scheduler/index.js";
+import { HttpServer, type DaemonApi } from "../server/index.js";
+import { createDefaultRegistry } from "../steps/index.js";
+import type { RunRecord, Store } from "../store/index.js";
+import { formatIssue, type WorkflowDefinition, type WorkflowIssue } from "../workflow/index.js";
+import { Dispatcher } from "./dispatcher.js";
+import { acquirePidLock } from "./pid-lock.js";
+import { deliveryView, runView, workflowView } from "./views.js";
+import { createRuntime } from "./runtime.js";
+import { loadWorkflowSet } from "./workflow-set.js";
+
+export interface DaemonOptions {
+  config: ResolvedConfig;
+  /** Extra workflow files given on the command line. */
+  workflowFiles?: string[];
+  clock?: Clock;
+  logger?: Logger;
+  registry?: StepRegistry;
+  middleware?: StepMiddleware[];
+  scheduler?: Scheduler;
+  probe?: ConnectivityProbe;
+  /** Serve HTTP (default true). */
+  serve?: boolean;
+}
+
+export const VERSION = readVersion();
+
+/** The always-on process: loads workflows, schedules them, serves the API, resumes what a crash interrupted. */
+export class Daemon implements DaemonApi {
+  readonly events: EventBus;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly registry: StepRegistry;
+  private store!: Store;
+  private engine!: Engine;
+  private outbox!: Outbox;
+  private dispatcher!: Dispatcher;
+  private server: HttpServer | undefined;
+  private network!: NetworkMonitor;
+  private readonly scheduler: Scheduler;
+  private workflows = new Map<string, WorkflowDefinition>();
+  private issues: WorkflowIssue[] = [];
+  private releaseLock: (() => void) | undefined;
+  private startedAt = 0;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: DaemonOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? createLogger({ level: options.config.logLevel });
+    this.events = new EventBus((error) => this.logger.error({ err: error }, "event listener failed"));
+    this.registry = options.registry ?? createDefaultRegistry();
+    this.scheduler = options.scheduler ?? new SimpleScheduler(this.clock);
+  }
+
+  get config(): ResolvedConfig {
+    return this.options.config;
+  }
+
+  /** The port actually bound (useful with port 0). */
+  get port(): number {
+    return this.server?.port ?? this.config.server.port;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.options;
+    this.startedAt = this.clock.now();
+    mkdirSync(config.dataDir, { recursive: true });
+    this.releaseLock = acquirePidLock(config.dataDir);
+    const runtime = createRuntime({
+      config,
+      clock: this.clock,
+      logger: this.logger,
+      events: this.events,
+      registry: this.registry,
+      middleware: this.options.middleware ?? [],
+    });
+    this.store = runtime.store;
+    this.outbox = runtime.outbox;
+    this.engine = runtime.engine;
+    this.dispatcher = new Dispatcher(this.engine, this.logger, config.maxConcurrentRuns);
+    this.events.subscribe((event) => this.onEvent(event));
+    this.reload();
+    this.network = new NetworkMonitor({
+      clock: this.clock,
+      intervalMs: config.networkProbeIntervalMs,
+      ...(this.options.probe ? { probe: this.options.probe } : {}),
+      onChange: (online) => this.onNetworkChange(online),
+    });
+    await this.network.start();
+    this.outbox.setOnline(this.network.online);
+    if (this.options.serve !== false) {
+      this.server = new HttpServer({ host: config.server.host, port: config.server.port, token: config.server.token, api: this });
+      await this.server.listen();
+    }
+    this.resumeUnfinished();
+    this.outbox.start();
+    this.scheduler.start((fire) => {
+      this.store.setLastFire(fire.workflow.name, fire.scheduledAt);
+      this.submit(fire.workflow, { trigger: fire.trigger });
+    });
+    this.fireEvent("daemon.start", { at: this.startedAt });
+    this.logger.info(
+      { port: this.port, host: config.server.host, workflows: this.workflows.size, problems: this.issues.length, dataDir: config.dataDir },
+      "localagent ready",
+    );
+  }
+
+  /** Re-reads the workflow files (SIGHUP). Broken files are reported; the rest keep running. */
+  reload(): void {
+    const { config } = this.options;
+    const set = loadWorkflowSet([config.workflowsDir, ...config.workflowPaths, ...(this.options.workflowFiles ?? [])], this.registry);
+    this.workflows = set.workflows;
+    this.issues = set.issues;
+    for (const issue of set.issues) this.logger.error({ file: issue.file, line: issue.line, column: issue.column }, formatIssue(issue));
+    const byFile = new Map<string, string[]>();
+    for (const issue of set.issues) byFile.set(issue.file, [...(byFile.get(issue.file) ?? []), formatIssue(issue)]);
+    for (const [file, errors] of byFile) this.events.emit({ type: "workflow-invalid", file, errors, at: this.clock.now() });
+    this.scheduler.setWorkflows([...this.workflows.values()]);
+  }
+
+  /** Graceful stop: no new runs, running steps get the grace period, state is flushed. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.logger.info({ graceMs: this.config.shutdownGraceMs }, "stopping");
+    this.scheduler.stop();
+    this.network?.stop();
+    await this.engine?.drain(this.config.shutdownGraceMs);
+    await this.server?.close();
+    await this.outbox?.stop();
+    this.store?.close();
+    this.releaseLock?.();
+    this.logger.info("stopped");
+  }
+
+  private resumeUnfinished(): void {
+    for (const run of this.store.listUnfinishedRuns()) {
+      const workflow = this.workflows.get(run.workflow);
+      if (!workflow) {
+        this.store.setRunStatus(run.id, "failed", { error: `workflow "${run.workflow}" is no longer defined`, at: this.clock.now() });
+        continue;
+      }
+      this.logger.info({ run: run.id, workflow: run.workflow }, "resuming run");
+      void this.dispatcher.enqueue(workflow, run.id).catch(() => undefined);
+    }
+  }
+
+  private submit(workflow: WorkflowDefinition, options: { trigger: string; inputs?: Record<string, unknown>; triggerPayload?: unknown }) {
+    const submitted = this.dispatcher.submit(workflow, options);
+    submitted.done.catch(() => undefined);
+    return submitted;
+  }
+
+  private onEvent(event: LocalAgentEvent): void {
+    if (event.type === "run-finished") {
+      this.logger.info({ run: event.runId, workflow: event.workflow, status: event.status, error: event.error }, "run finished");
+      this.fireEvent(`workflow.finished:${event.workflow}`, { workflow: event.workflow, run_id: event.runId, status: event.status });
+    } else if (event.type === "step-finished" && event.status === "failed") {
+      this.logger.warn({ run: event.runId, step: event.step, error: event.error }, "step failed");
+    }
+  }
+
+  private onNetworkChange(online: boolean): void {
+    this.logger.info({ online }, online ? "network online" : "network offline");
+    this.events.emit({ type: "network-changed", online, at: this.clock.now() });
+    this.outbox.setOnline(online);
+    this.fireEvent(online ? "network.online" : "network.offline", { online });
+  }
+
+  private workflow(name: string): WorkflowDefinition {
+    const workflow = this.workflows.get(name);
+    if (!workflow) throw new LocalAgentError("workflow_not_found", `no workflow named "${name}"`);
+    return workflow;
+  }
+
+  // ---- DaemonApi ----
+
+  health() {
+    return {
+      status: "ok" as const,
+      version: VERSION,
+      uptimeMs: this.clock.now() - this.startedAt,
+      workflows: this.workflows.size,
+      problems: this.issues.length,
+      activeRuns: this.engine.activeRunIds().length,
+    };
+  }
+
+  listWorkflows(): unknown[] {
+    return [...this.workflows.values()].map((workflow) =>
+      workflowView(workflow, this.scheduler.nextFireAt(workflow.name), this.store.listRuns({ workflow: workflow.name, limit: 1 })[0]),
+    );
+  }
+
+  getWorkflow(name: string): unknown {
+    const workflow = this.workflow(name);
+    return workflowView(workflow, this.scheduler.nextFireAt(name), this.store.listRuns({ workflow: name, limit: 1 })[0]);
+  }
+
+  async runWorkflow(name: string, inputs: Record<string, unknown>, wait: boolean): Promise<unknown> {
+    if (this.stopping) throw new LocalAgentError("bad_request", "the daemon is shutting down", { retryable: true });
+    const { run, done } = this.submit(this.workflow(name), { trigger: "api", inputs });
+    if (!wait) return { run_id: run.id, status: run.status };
+    const finished = await done;
+    return runView(finished, this.store.getSteps(finished.id));
+  }
+
+  listRuns(query: { workflow?: string | undefined; status?: string | undefined; limit?: number | undefined }): unknown[] {
+    const status = query.status ? (query.status.split(",") as RunStatus[]) : undefined;
+    return this.store
+      .listRuns({ ...(query.workflow ? { workflow: query.workflow } : {}), ...(status ? { status } : {}), limit: query.limit ?? 50 })
+      .map((run) => runView(run));
+  }
+
+  getRun(id: string): unknown {
+    const run = this.requireRun(id);
+    return runView(run, this.store.getSteps(id));
+  }
+
+  cancelRun(id: string): unknown {
+    this.requireRun(id);
+    return { id, cancelled: this.engine.cancel(id) };
+  }
+
+  resumeRun(id: string): unknown {
+    const run = this.requireRun(id);
+    if (run.status === "succeeded") throw new LocalAgentError("bad_request", `run ${id} already succeeded`);
+    if (this.engine.activeRunIds().includes(id)) return { id, resumed: false, reason: "already running" };
+    this.store.setRunStatus(id, "queued", { at: this.clock.now() });
+    void this.dispatcher.enqueue(this.workflow(run.workflow), id).catch(() => undefined);
+    return { id, resumed: true };
+  }
+
+  fireEvent(name: string, payload: unknown): unknown {
+    const runs: Array<{ workflow: string; run_id: string }> = [];
+    for (const workflow of this.workflows.values()) {
+      if (!workflow.enabled || !workflow.triggers.some((trigger) => trigger.kind === "event" && trigger.name === name)) continue;
+      try {
+        const { run } = this.submit(workflow, { trigger: `event:${name}`, triggerPayload: payload });
+        runs.push({ workflow: workflow.name, run_id: run.id });
+        this.events.emit({ type: "trigger-fired", workflow: workflow.name, trigger: `event:${name}`, at: this.clock.now() });
+      } catch (error) {
+        this.logger.error({ workflow: workflow.name, event: name }, `event trigger failed: ${errorMessage(error)}`);
+      }
+    }
+    return { event: name, runs };
+  }
+
+  listDeliveries(status: string | undefined): unknown[] {
+    const known = status === "pending" || status === "delivered" || status === "dead";
+    return this.store.listDeliveries(known ? { status } : {}).map(deliveryView);
+  }
+
+  problems(): unknown[] {
+    return this.issues.map((issue) => ({ ...issue, text: formatIssue(issue) }));
+  }
+
+  subscribe(listener: (event: LocalAgentEvent) => void): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  private requireRun(id: string): RunRecord {
+    const run = this.store.getRun(id);
+    if (!run) throw new LocalAgentError("run_not_found", `no run with id ${id}`);
+    return run;
+  }
+}
+
+function readVersion(): string {
+  try {
+    const file = new URL("../../package.json", import.meta.url);
+    return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+}

@@ -1,0 +1,2 @@
+export type { Fire, FireHandler, Scheduler, TriggerSource } from "./scheduler.js";
+export { SimpleScheduler } from "./simple-scheduler.js";

@@ -1,0 +1,148 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { WebSocketServer, type WebSocket } from "ws";
+import { errorMessage, LocalAgentError } from "../errors/index.js";
+import type { LocalAgentEvent } from "../events/index.js";
+import type { DaemonApi } from "./daemon-api.js";
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  token: string | undefined;
+  api: DaemonApi;
+}
+
+const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
+  workflow_not_found: 404,
+  run_not_found: 404,
+  bad_request: 400,
+  workflow_invalid: 400,
+};
+
+/** The HTTP + WebSocket interface on 127.0.0.1:8080: REST under /api, events on /ws, /healthz. */
+export class HttpServer {
+  readonly app: FastifyInstance;
+  private readonly sockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+
+  constructor(private readonly options: ServerOptions) {
+    if (!isLoopback(options.host) && !options.token) {
+      throw new LocalAgentError(
+        "config_invalid",
+        `refusing to listen on ${options.host} without a token: set server.token in config.yaml (env:NAME works) or LOCALAGENT_TOKEN`,
+      );
+    }
+    this.app = Fastify({ logger: false, bodyLimit: 4 << 20, forceCloseConnections: true });
+    this.app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+      const text = String(body).trim();
+      if (text === "") return done(null, {});
+      try {
+        done(null, JSON.parse(text));
+      } catch {
+        done(new LocalAgentError("bad_request", "request body is not valid JSON"), undefined);
+      }
+    });
+    this.app.setErrorHandler((error: unknown, _request, reply) => {
+      const status =
+        error instanceof LocalAgentError ? (STATUS_BY_CODE[error.code] ?? 500) : ((error as { statusCode?: number }).statusCode ?? 500);
+      const code = error instanceof LocalAgentError ? error.code : "bad_request";
+      void reply.status(status).send({ error: { code, message: errorMessage(error) } });
+    });
+    if (options.token) this.app.addHook("onRequest", (request, reply, done) => this.authorize(request, reply, done));
+    this.routes();
+    this.app.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
+  }
+
+  async listen(): Promise<string> {
+    return this.app.listen({ host: this.options.host, port: this.options.port });
+  }
+
+  get port(): number {
+    const address = this.app.server.address();
+    return typeof address === "object" && address ? address.port : this.options.port;
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.sockets.clients) client.close(1001, "daemon stopping");
+    this.sockets.close();
+    await this.app.close();
+  }
+
+  private routes(): void {
+    const { api } = this.options;
+    const app = this.app;
+    app.get("/healthz", async () => api.health());
+    app.get("/api/workflows", async () => ({ workflows: api.listWorkflows() }));
+    app.get("/api/workflows/:name", async (request) => api.getWorkflow(param(request, "name")));
+    app.post("/api/workflows/:name/run", async (request, reply) => {
+      const body = request.body ?? {};
+      if (typeof body !== "object" || Array.isArray(body))
+        throw new LocalAgentError("bad_request", "the body must be a JSON object of inputs");
+      const query = request.query as Record<string, string | undefined>;
+      const wait = query.wait === "1" || query.wait === "true";
+      const result = await api.runWorkflow(param(request, "name"), body as Record<string, unknown>, wait);
+      return reply.status(wait ? 200 : 202).send(result);
+    });
+    app.get("/api/runs", async (request) => {
+      const query = request.query as Record<string, string | undefined>;
+      return {
+        runs: api.listRuns({ workflow: query.workflow, status: query.status, limit: query.limit ? Number(query.limit) : undefined }),
+      };
+    });
+    app.get("/api/runs/:id", async (request) => api.getRun(param(request, "id")));
+    app.post("/api/runs/:id/cancel", async (request) => api.cancelRun(param(request, "id")));
+    app.post("/api/runs/:id/resume", async (request) => api.resumeRun(param(request, "id")));
+    app.post("/api/events/:name", async (request, reply) =>
+      reply.status(202).send(api.fireEvent(param(request, "name"), request.body ?? {})),
+    );
+    app.get("/api/outbox", async (request) => {
+      const query = request.query as Record<string, string | undefined>;
+      return { deliveries: api.listDeliveries(query.status) };
+    });
+    app.get("/api/problems", async () => ({ problems: api.problems() }));
+  }
+
+  private authorize(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (request.url === "/healthz" || hasToken(request.headers.authorization, this.options.token)) return done();
+    void reply.status(401).send({ error: { code: "unauthorized", message: "missing or wrong bearer token" } });
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const token = url.searchParams.get("token");
+    if (url.pathname !== "/ws") return void socket.destroy();
+    if (this.options.token && !hasToken(request.headers.authorization, this.options.token) && token !== this.options.token) {
+      socket.write("HTTP/1.1 401 Unauthorized\r\n\r\n");
+      return void socket.destroy();
+    }
+    this.sockets.handleUpgrade(request, socket, head, (client) => this.stream(client, url.searchParams.get("run")));
+  }
+
+  /** Streams typed events to one WebSocket client, optionally only those of one run. */
+  private stream(client: WebSocket, runId: string | null): void {
+    const unsubscribe = this.options.api.subscribe((event: LocalAgentEvent) => {
+      if (runId && (!("runId" in event) || event.runId !== runId)) return;
+      if (client.readyState === client.OPEN && client.bufferedAmount < 8 << 20) client.send(JSON.stringify(event));
+    });
+    client.on("close", unsubscribe);
+    client.on("error", unsubscribe);
+    client.on("message", (data) => {
+      // Inbound chat arrives with the channels layer; until then, answer pings so clients can check liveness.
+      const text = data.toString();
+      if (text === "ping") client.send("pong");
+    });
+    client.send(JSON.stringify({ type: "hello", version: this.options.api.health().version }));
+  }
+}
+
+function param(request: FastifyRequest, name: string): string {
+  return String((request.params as Record<string, string>)[name] ?? "");
+}
+
+function hasToken(header: string | undefined, token: string | undefined): boolean {
+  return token !== undefined && header === `Bearer ${token}`;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host.startsWith("127.") || host === "::1" || host === "[::1]";
+}
