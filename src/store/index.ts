@@ -1,3 +1,4 @@
+export { MemoryStore } from "./memory-store.js";
 export { SqliteStore, type Durability, type SqliteStoreOptions } from "./sqlite-store.js";
 export type {
   DeliveryRecord,
