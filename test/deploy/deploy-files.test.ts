@@ -9,7 +9,7 @@ describe("deployment files", () => {
   const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
 
   it("the Dockerfile passes the dockerfile-utils linter", () => {
-    const problems = validate(dockerfile).map((problem) => `${problem.range.start.line + 1}: ${problem.message}`);
+    const problems = validate(dockerfile).map((problem) => `${problem.range.start.line + 1}: ${String(problem.message)}`);
     expect(problems).toEqual([]);
   });
 
