@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { LocalAgentError } from "../errors/index.js";
+import { defaultConfigDir, defaultDataDir, loadConfig } from "./config.js";
+
+describe("loadConfig", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "localagent-config-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("applies defaults when there is no config.yaml", () => {
+    const config = loadConfig({ configDir: dir, env: { HOME: "/home/ada" } });
+    expect(config.configFile).toBeUndefined();
+    expect(config.workflowsDir).toBe(join(dir, "workflows"));
+    expect(config.server).toEqual({ host: "127.0.0.1", port: 8080, token: undefined });
+    expect(config.durability).toBe("process");
+    expect(config.shutdownGraceMs).toBe(10_000);
+    expect(config.maxOutputBytes).toBe(1024 * 1024);
+  });
+
+  it("uses XDG and LOCALAGENT_* locations", () => {
+    expect(defaultConfigDir({ XDG_CONFIG_HOME: "/x" })).toBe("/x/localagent");
+    expect(defaultConfigDir({ LOCALAGENT_CONFIG: "/etc/localai" })).toBe("/etc/localai");
+    expect(defaultDataDir({ XDG_DATA_HOME: "/d" })).toBe("/d/localagent");
+    expect(defaultDataDir({ LOCALAGENT_DATA_DIR: "/var/lib/localagent" })).toBe("/var/lib/localagent");
+  });
+
+  it("reads the file, resolves relative paths and lets flags win", () => {
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        "server: { port: 9000, token: env:MY_TOKEN }",
+        "data_dir: state",
+        "durability: power",
+        "shutdown_grace: 2s",
+        "memory_limit: 6g",
+        "notifications:",
+        "  telegram: { type: webhook, url: 'http://127.0.0.1:9/hook', headers: { authorization: 'env:HOOK' } }",
+        "models: { coder: { provider: openai } }",
+      ].join("\n"),
+    );
+    const config = loadConfig({
+      configDir: dir,
+      port: 7000,
+      modelPath: "/models/a.gguf",
+      platformConfig: "/p.json",
+      cacheDir: "/c",
+      env: { MY_TOKEN: "s3cret", HOOK: "Bearer x" },
+    });
+    expect(config.server.port).toBe(7000);
+    expect(config.server.token).toBe("s3cret");
+    expect(config.dataDir).toBe(join(dir, "state"));
+    expect(config.durability).toBe("power");
+    expect(config.shutdownGraceMs).toBe(2000);
+    expect(config.memoryLimitBytes).toBe(6 * 1024 ** 3);
+    expect(config.modelPath).toBe("/models/a.gguf");
+    expect(config.platformConfig).toBe("/p.json");
+    expect(config.cacheDir).toBe("/c");
+    expect(config.notifications.telegram).toEqual({
+      type: "webhook",
+      url: "http://127.0.0.1:9/hook",
+      headers: { authorization: "Bearer x" },
+    });
+    expect(config.extensions.models).toEqual({ coder: { provider: "openai" } });
+  });
+
+  it("names file, line, column and field for a bad value or an unknown field", () => {
+    writeFileSync(join(dir, "config.yaml"), "server:\n  port: eighty\nlog_levle: debug\n");
+    let error: unknown;
+    try {
+      loadConfig({ configDir: dir, env: {} });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(LocalAgentError);
+    const message = (error as LocalAgentError).message;
+    expect(message).toContain(`${join(dir, "config.yaml")}:2:9: server.port:`);
+    expect(message).toContain(`${join(dir, "config.yaml")}:3:1: unknown field "log_levle"`);
+  });
+
+  it("reports YAML syntax errors with their position", () => {
+    writeFileSync(join(dir, "config.yaml"), "server: [\n");
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/config\.yaml:\d+:\d+: YAML syntax/);
+  });
+
+  it("says which environment variable a secret is missing from, without any value", () => {
+    writeFileSync(join(dir, "config.yaml"), "server: { token: env:NOT_SET_ANYWHERE }\n");
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/server\.token: environment variable NOT_SET_ANYWHERE is not set/);
+  });
+
+  it("requires a url for webhook notification targets", () => {
+    writeFileSync(join(dir, "config.yaml"), "notifications:\n  ops: { type: webhook }\n");
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/notifications\.ops\.url: a webhook target needs url:/);
+  });
+});
