@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import { WebSocketServer, type WebSocket } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
 import type { LocalAgentEvent } from "../events/index.js";
 import type { DaemonApi } from "./daemon-api.js";
@@ -23,7 +23,8 @@ const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
 /** The HTTP + WebSocket interface on 127.0.0.1:8080: REST under /api, events on /ws, /healthz. */
 export class HttpServer {
   readonly app: FastifyInstance;
-  private readonly sockets = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  /** Loaded on the first WebSocket upgrade: an idle daemon without clients does not pay for ws. */
+  private sockets: Promise<WebSocketServer> | undefined;
 
   constructor(private readonly options: ServerOptions) {
     if (!isLoopback(options.host) && !options.token) {
@@ -63,8 +64,11 @@ export class HttpServer {
   }
 
   async close(): Promise<void> {
-    for (const client of this.sockets.clients) client.close(1001, "daemon stopping");
-    this.sockets.close();
+    if (this.sockets) {
+      const sockets = await this.sockets;
+      for (const client of sockets.clients) client.close(1001, "daemon stopping");
+      sockets.close();
+    }
     await this.app.close();
   }
 
@@ -115,7 +119,11 @@ export class HttpServer {
       socket.write("HTTP/1.1 401 Unauthorized\r\n\r\n");
       return void socket.destroy();
     }
-    this.sockets.handleUpgrade(request, socket, head, (client) => this.stream(client, url.searchParams.get("run")));
+    this.sockets ??= import("ws").then(({ WebSocketServer: Server }) => new Server({ noServer: true, maxPayload: 1 << 20 }));
+    this.sockets.then(
+      (sockets) => sockets.handleUpgrade(request, socket, head, (client) => this.stream(client, url.searchParams.get("run"))),
+      () => socket.destroy(),
+    );
   }
 
   /** Streams typed events to one WebSocket client, optionally only those of one run. */
