@@ -230,6 +230,8 @@ class WorkflowBuilder {
     const config: Record<string, unknown> = {};
     for (const [key, field] of Object.entries(raw)) if (!STEP_BASE_FIELDS.has(key) && key !== subField) config[key] = field;
     this.checkTemplates(config, path);
+    // Step env values are rendered like the config, so they are checked the same way.
+    this.checkTemplates(raw.env, [...path, "env"]);
     const step: StepDefinition = {
       name,
       type,
