@@ -1,3 +1,4 @@
+import { LocalAgentError } from "../errors/index.js";
 import type { RunStatus } from "../events/index.js";
 import type {
   DeliveryRecord,
@@ -25,6 +26,7 @@ export class MemoryStore implements Store {
   private readonly state = new Map<string, VersionedValue>();
 
   createRun(run: NewRun): RunRecord {
+    if (this.runs.has(run.id)) throw new LocalAgentError("store_error", `run ${run.id} already exists`);
     const record: RunRecord = {
       id: run.id,
       workflow: run.workflow,
