@@ -184,11 +184,30 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  /** Atomic like a database transaction: when `work` throws, every change it made is undone. */
   transaction<T>(work: () => T): T {
-    return work();
+    const saved = copy(this.tables());
+    try {
+      return work();
+    } catch (error) {
+      replace(this.runs, saved.runs);
+      replace(this.steps, saved.steps);
+      replace(this.cache, saved.cache);
+      replace(this.fires, saved.fires);
+      replace(this.state, saved.state);
+      this.keys.clear();
+      for (const key of saved.keys) this.keys.add(key);
+      this.deliveries.splice(0, this.deliveries.length, ...saved.deliveries);
+      throw error;
+    }
   }
 
   close(): void {}
+
+  private tables() {
+    const { runs, steps, cache, deliveries, keys, fires, state } = this;
+    return { runs, steps, cache, deliveries, keys, fires, state };
+  }
 
   private stepsOf(runId: string): Map<string, StepRecord> {
     let steps = this.steps.get(runId);
@@ -203,4 +222,9 @@ export class MemoryStore implements Store {
 /** Stored values are snapshots, as in a database: callers never share objects with the store. */
 function copy<T>(value: T): T {
   return structuredClone(value);
+}
+
+function replace<K, V>(target: Map<K, V>, source: Map<K, V>): void {
+  target.clear();
+  for (const [key, value] of source) target.set(key, value);
 }
