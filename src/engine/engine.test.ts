@@ -129,6 +129,22 @@ steps:
     expect(stepStatuses(run.id)).toEqual({ bad: "failed", cleanup: "succeeded" });
   });
 
+  it("journals a condition or template that fails at run time as the step's failure", async () => {
+    const workflow = harness.load(`
+name: bad_data
+steps:
+  - { name: parse, type: set, value: "{{ inputs.raw | parseJson }}", on_failure: continue }
+  - { name: check, type: set, value: 1, condition: "{{ inputs.raw | parseJson }}" }
+`);
+    const run = await harness.engine.start(workflow, { inputs: { raw: "{not json" } });
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatch(/^expression "inputs.raw \| parseJson" failed: /);
+    expect(stepStatuses(run.id)).toEqual({ parse: "failed", check: "failed" });
+    expect(harness.store.getSteps(run.id).find((step) => step.path === "parse")?.error).toBe(run.error);
+    const finished = harness.events.filter((event) => event.type === "step-finished").map((event) => event.step);
+    expect(finished).toEqual(["parse", "check"]);
+  });
+
   it("never runs an on_failure handler in the normal flow", async () => {
     const workflow = harness.load(`
 name: quiet
