@@ -206,6 +206,17 @@ describe("workflow loader: issues name file, line and column", () => {
     ]);
   });
 
+  it("reports needs naming an on_failure handler, which would never run in the normal flow", () => {
+    const steps = [
+      "    - { name: a, type: shell, command: ls, on_failure: cleanup }",
+      "    - { name: b, type: shell, command: ls, needs: cleanup }",
+      "    - { name: cleanup, type: shell, command: ls }",
+    ];
+    expect(issues(withSteps(steps))).toEqual([
+      'wf.yaml:5:51: step "b" needs "cleanup", which is an on_failure handler and only runs after a failure',
+    ]);
+  });
+
   it("reports bad durations in timeout, retry and every", () => {
     const example = "is not a duration (examples: 500ms, 30s, 5m, 1h30m)";
     expect(issues(withSteps(["    - type: shell", "      command: ls", "      timeout: 5 parsecs"]))).toEqual([
