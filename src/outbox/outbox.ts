@@ -51,6 +51,7 @@ export class Outbox implements DeliveryQueue {
 
   register(deliverer: Deliverer): void {
     this.deliverers.set(deliverer.kind, deliverer);
+    if (this.running) this.kick();
   }
 
   enqueue(delivery: { destination: string; kind: string; payload: unknown; idempotencyKey: string }): number | undefined {
@@ -105,22 +106,25 @@ export class Outbox implements DeliveryQueue {
     const heads = store.nextDeliveries();
     let earliest = Infinity;
     const sends: Promise<void>[] = [];
+    let failed = false;
     for (const delivery of heads) {
       if (this.inFlight.has(delivery.destination)) continue;
       const deliverer = this.deliverers.get(delivery.kind);
-      if (!deliverer) {
-        this.fail(delivery, new LocalAgentError("delivery_failed", `no deliverer for kind "${delivery.kind}"`), true);
-        continue;
-      }
-      if (!this.online && deliverer.needsNetwork(delivery)) continue;
+      if (deliverer && !this.online && deliverer.needsNetwork(delivery)) continue;
       if (!ignoreBackoff && delivery.nextAttemptAt > clock.now()) {
         earliest = Math.min(earliest, delivery.nextAttemptAt);
+        continue;
+      }
+      if (!deliverer) {
+        // Its channel may be registered later: retry with backoff like any failure, dead after maxAttempts.
+        this.fail(delivery, new LocalAgentError("delivery_failed", `no deliverer for kind "${delivery.kind}"`), true);
+        failed = true;
         continue;
       }
       sends.push(this.send(deliverer, delivery));
     }
     await Promise.all(sends);
-    if (sends.length > 0) this.pumpAgain = true;
+    if (sends.length > 0 || failed) this.pumpAgain = true;
     else if (earliest < Infinity) this.armTimer(earliest);
   }
 
