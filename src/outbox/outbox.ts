@@ -40,7 +40,7 @@ export class Outbox implements DeliveryQueue {
   private timerAt = Infinity;
   private running = false;
   private online = true;
-  private readonly controller = new AbortController();
+  private controller = new AbortController();
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private ignoreBackoff = false;
@@ -65,6 +65,8 @@ export class Outbox implements DeliveryQueue {
   }
 
   start(): void {
+    // stop() aborts for good; a restarted outbox needs a live signal, or every attempt would abort at once.
+    if (this.controller.signal.aborted) this.controller = new AbortController();
     this.running = true;
     this.kick();
   }
@@ -131,7 +133,8 @@ export class Outbox implements DeliveryQueue {
   private async send(deliverer: Deliverer, delivery: DeliveryRecord): Promise<void> {
     const { store, clock, events } = this.options;
     this.inFlight.add(delivery.destination);
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 30_000)]);
+    const controller = this.controller;
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 30_000)]);
     try {
       await deliverer.deliver(delivery, signal);
       store.markDelivered(delivery.id, clock.now());
@@ -143,7 +146,7 @@ export class Outbox implements DeliveryQueue {
         at: clock.now(),
       });
     } catch (error) {
-      if (!this.controller.signal.aborted) this.fail(delivery, error, false);
+      if (!controller.signal.aborted) this.fail(delivery, error, false);
     } finally {
       this.inFlight.delete(delivery.destination);
     }
