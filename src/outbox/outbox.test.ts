@@ -214,6 +214,17 @@ describe("outbox", () => {
     expect(byMessage(store, "b")).toMatchObject({ attempts: 3, lastError: 'no deliverer for kind "sms"' });
   });
 
+  it("delivers again after stop() and start()", async () => {
+    const server = await endpoint();
+    const { outbox, store, send } = createOutbox();
+    outbox.start();
+    await outbox.stop();
+    outbox.start();
+    send(server.url(), "after restart");
+    await waitFor(() => store.listDeliveries({ status: "delivered" }).length === 1, 2000);
+    expect(server.delivered()).toEqual(["after restart"]);
+  });
+
   it("a new outbox on the same store delivers what a stopped one left pending", async () => {
     const server = await endpoint();
     const first = createOutbox();
