@@ -36,11 +36,19 @@ export function isDuration(value: string | number): boolean {
 
 /** Parses sizes such as `6g`, `512m`, `64k`, `1048576` into bytes. */
 export function parseByteSize(value: string | number): number {
-  if (typeof value === "number") return value;
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim());
-  if (!match) throw new LocalAgentError("config_invalid", `"${value}" is not a size (examples: 512m, 6g, 65536)`);
+  if (typeof value === "number") {
+    // A negative or NaN cap would silently drop all output (or compare false everywhere).
+    if (!Number.isFinite(value) || value < 0) throw invalidSize(String(value));
+    return Math.round(value);
+  }
+  const match = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])i?)?b?$/i.exec(value.trim());
+  if (!match) throw invalidSize(value);
   const power = { "": 0, k: 1, m: 2, g: 3, t: 4 }[(match[2] ?? "").toLowerCase()] ?? 0;
   return Math.round(Number(match[1]) * 1024 ** power);
+}
+
+function invalidSize(text: string): LocalAgentError {
+  return new LocalAgentError("config_invalid", `"${text}" is not a size (examples: 512m, 6g, 65536)`);
 }
 
 function invalid(text: string): LocalAgentError {

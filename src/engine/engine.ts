@@ -280,16 +280,26 @@ class RunState {
     }
     if (this.controller.signal.aborted) throw toError(this.controller.signal.reason);
     const startedAt = clock.now();
-    if (step.condition !== undefined && !evaluateCondition(step.condition, scope)) {
+    let skip: boolean;
+    const rendered: Record<string, unknown> = {};
+    let env: Record<string, string> = {};
+    try {
+      skip = step.condition !== undefined && !evaluateCondition(step.condition, scope);
+      if (!skip) {
+        const raw = new Set(registry.get(step.type).rawFields ?? []);
+        for (const [key, value] of Object.entries(step.config)) rendered[key] = raw.has(key) ? value : renderDeep(value, scope);
+        env = { ...this.workflow.env, ...(renderDeep(step.env, scope) as Record<string, string>) };
+      }
+    } catch (error) {
+      // A condition or template that fails at run time is this step's failure: journal it as one.
+      this.journalFailure(path, startedAt, errorMessage(error));
+      throw error;
+    }
+    if (skip) {
       store.markStepFinished(this.run.id, path, { status: "skipped", output: null, at: clock.now() });
       events.emit({ type: "step-finished", runId: this.run.id, step: path, status: "skipped", durationMs: 0, at: clock.now() });
       return { status: "skipped", output: null };
     }
-    const runner = registry.get(step.type);
-    const raw = new Set(runner.rawFields ?? []);
-    const rendered: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(step.config)) rendered[key] = raw.has(key) ? value : renderDeep(value, scope);
-    const env = { ...this.workflow.env, ...(renderDeep(step.env, scope) as Record<string, string>) };
     let attempt = record?.attempt ?? 0;
     let retries = 0;
     for (;;) {
@@ -337,22 +347,27 @@ class RunState {
           continue;
         }
         if (runAborted && this.controller.signal.reason instanceof ShutdownSignal) throw toError(this.controller.signal.reason);
-        const message = errorMessage(runAborted ? this.controller.signal.reason : error);
-        store.markStepFinished(this.run.id, path, { status: "failed", error: message, at: clock.now() });
-        events.emit({
-          type: "step-finished",
-          runId: this.run.id,
-          step: path,
-          status: "failed",
-          durationMs: clock.now() - startedAt,
-          error: message,
-          at: clock.now(),
-        });
+        this.journalFailure(path, startedAt, errorMessage(runAborted ? this.controller.signal.reason : error));
         throw toError(runAborted ? this.controller.signal.reason : error);
       } finally {
         this.controller.signal.removeEventListener("abort", onRunAbort);
       }
     }
+  }
+
+  private journalFailure(path: string, startedAt: number, message: string): void {
+    const { store, services } = this.engine.engineOptions;
+    const { clock, events } = services;
+    store.markStepFinished(this.run.id, path, { status: "failed", error: message, at: clock.now() });
+    events.emit({
+      type: "step-finished",
+      runId: this.run.id,
+      step: path,
+      status: "failed",
+      durationMs: clock.now() - startedAt,
+      error: message,
+      at: clock.now(),
+    });
   }
 
   private succeed(step: StepDefinition, path: string, value: unknown, startedAt: number): StepOutcome {

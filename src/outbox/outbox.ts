@@ -40,7 +40,7 @@ export class Outbox implements DeliveryQueue {
   private timerAt = Infinity;
   private running = false;
   private online = true;
-  private readonly controller = new AbortController();
+  private controller = new AbortController();
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private ignoreBackoff = false;
@@ -51,6 +51,7 @@ export class Outbox implements DeliveryQueue {
 
   register(deliverer: Deliverer): void {
     this.deliverers.set(deliverer.kind, deliverer);
+    if (this.running) this.kick();
   }
 
   enqueue(delivery: { destination: string; kind: string; payload: unknown; idempotencyKey: string }): number | undefined {
@@ -64,6 +65,8 @@ export class Outbox implements DeliveryQueue {
   }
 
   start(): void {
+    // stop() aborts for good; a restarted outbox needs a live signal, or every attempt would abort at once.
+    if (this.controller.signal.aborted) this.controller = new AbortController();
     this.running = true;
     this.kick();
   }
@@ -105,29 +108,33 @@ export class Outbox implements DeliveryQueue {
     const heads = store.nextDeliveries();
     let earliest = Infinity;
     const sends: Promise<void>[] = [];
+    let failed = false;
     for (const delivery of heads) {
       if (this.inFlight.has(delivery.destination)) continue;
       const deliverer = this.deliverers.get(delivery.kind);
-      if (!deliverer) {
-        this.fail(delivery, new LocalAgentError("delivery_failed", `no deliverer for kind "${delivery.kind}"`), true);
-        continue;
-      }
-      if (!this.online && deliverer.needsNetwork(delivery)) continue;
+      if (deliverer && !this.online && deliverer.needsNetwork(delivery)) continue;
       if (!ignoreBackoff && delivery.nextAttemptAt > clock.now()) {
         earliest = Math.min(earliest, delivery.nextAttemptAt);
+        continue;
+      }
+      if (!deliverer) {
+        // Its channel may be registered later: retry with backoff like any failure, dead after maxAttempts.
+        this.fail(delivery, new LocalAgentError("delivery_failed", `no deliverer for kind "${delivery.kind}"`), true);
+        failed = true;
         continue;
       }
       sends.push(this.send(deliverer, delivery));
     }
     await Promise.all(sends);
-    if (sends.length > 0) this.pumpAgain = true;
+    if (sends.length > 0 || failed) this.pumpAgain = true;
     else if (earliest < Infinity) this.armTimer(earliest);
   }
 
   private async send(deliverer: Deliverer, delivery: DeliveryRecord): Promise<void> {
     const { store, clock, events } = this.options;
     this.inFlight.add(delivery.destination);
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 30_000)]);
+    const controller = this.controller;
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(this.options.attemptTimeoutMs ?? 30_000)]);
     try {
       await deliverer.deliver(delivery, signal);
       store.markDelivered(delivery.id, clock.now());
@@ -139,7 +146,7 @@ export class Outbox implements DeliveryQueue {
         at: clock.now(),
       });
     } catch (error) {
-      if (!this.controller.signal.aborted) this.fail(delivery, error, false);
+      if (!controller.signal.aborted) this.fail(delivery, error, false);
     } finally {
       this.inFlight.delete(delivery.destination);
     }

@@ -1,3 +1,4 @@
+import { LocalAgentError } from "../errors/index.js";
 import type { RunStatus } from "../events/index.js";
 import type {
   DeliveryRecord,
@@ -25,13 +26,14 @@ export class MemoryStore implements Store {
   private readonly state = new Map<string, VersionedValue>();
 
   createRun(run: NewRun): RunRecord {
+    if (this.runs.has(run.id)) throw new LocalAgentError("store_error", `run ${run.id} already exists`);
     const record: RunRecord = {
       id: run.id,
       workflow: run.workflow,
       status: "queued",
       trigger: run.trigger,
-      inputs: run.inputs,
-      triggerPayload: run.triggerPayload ?? null,
+      inputs: copy(run.inputs),
+      triggerPayload: copy(run.triggerPayload ?? null),
       outputs: null,
       error: null,
       createdAt: run.createdAt,
@@ -39,12 +41,12 @@ export class MemoryStore implements Store {
       finishedAt: null,
     };
     this.runs.set(run.id, record);
-    return { ...record };
+    return copy(record);
   }
 
   getRun(id: string): RunRecord | undefined {
     const run = this.runs.get(id);
-    return run ? { ...run } : undefined;
+    return run ? copy(run) : undefined;
   }
 
   listRuns(query: RunQuery = {}): RunRecord[] {
@@ -52,11 +54,11 @@ export class MemoryStore implements Store {
       .filter((run) => (!query.workflow || run.workflow === query.workflow) && (!query.status?.length || query.status.includes(run.status)))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
       .slice(0, query.limit ?? 50)
-      .map((run) => ({ ...run }));
+      .map(copy);
   }
 
   listUnfinishedRuns(): RunRecord[] {
-    return [...this.runs.values()].filter((run) => run.status === "queued" || run.status === "running").map((run) => ({ ...run }));
+    return [...this.runs.values()].filter((run) => run.status === "queued" || run.status === "running").map(copy);
   }
 
   setRunStatus(id: string, status: RunStatus, fields: { error?: string | null; outputs?: unknown; at: number } = { at: Date.now() }): void {
@@ -69,13 +71,13 @@ export class MemoryStore implements Store {
       run.finishedAt = null;
     } else {
       run.error = fields.error ?? null;
-      run.outputs = fields.outputs ?? null;
+      run.outputs = copy(fields.outputs ?? null);
       run.finishedAt = fields.at;
     }
   }
 
   getSteps(runId: string): StepRecord[] {
-    return [...(this.steps.get(runId)?.values() ?? [])].map((step) => ({ ...step }));
+    return [...(this.steps.get(runId)?.values() ?? [])].map(copy);
   }
 
   markStepStarted(runId: string, path: string, attempt: number, at: number): void {
@@ -90,16 +92,16 @@ export class MemoryStore implements Store {
       path,
       status: completion.status,
       attempt: previous?.attempt ?? 0,
-      output: completion.output ?? null,
+      output: copy(completion.output ?? null),
       error: completion.error ?? null,
       startedAt: previous?.startedAt ?? completion.at,
       finishedAt: completion.at,
     });
-    if (completion.cache) this.cache.set(completion.cache.key, completion.cache.value);
+    if (completion.cache) this.cache.set(completion.cache.key, copy(completion.cache.value));
   }
 
   getCache(key: string): unknown {
-    return this.cache.get(key);
+    return copy(this.cache.get(key));
   }
 
   enqueueDelivery(delivery: {
@@ -117,7 +119,7 @@ export class MemoryStore implements Store {
       idempotencyKey: delivery.idempotencyKey,
       destination: delivery.destination,
       kind: delivery.kind,
-      payload: delivery.payload,
+      payload: copy(delivery.payload),
       status: "pending",
       attempts: 0,
       nextAttemptAt: delivery.at,
@@ -131,7 +133,7 @@ export class MemoryStore implements Store {
   nextDeliveries(): DeliveryRecord[] {
     const heads = new Map<string, DeliveryRecord>();
     for (const delivery of this.deliveries) {
-      if (delivery.status === "pending" && !heads.has(delivery.destination)) heads.set(delivery.destination, { ...delivery });
+      if (delivery.status === "pending" && !heads.has(delivery.destination)) heads.set(delivery.destination, copy(delivery));
     }
     return [...heads.values()];
   }
@@ -158,7 +160,7 @@ export class MemoryStore implements Store {
     return this.deliveries
       .filter((delivery) => !query.status || delivery.status === query.status)
       .slice(0, query.limit ?? 1000)
-      .map((delivery) => ({ ...delivery }));
+      .map(copy);
   }
 
   getLastFire(workflow: string): number | undefined {
@@ -171,22 +173,41 @@ export class MemoryStore implements Store {
 
   getState(namespace: string, key: string): VersionedValue | undefined {
     const entry = this.state.get(`${namespace}\u0000${key}`);
-    return entry ? { ...entry } : undefined;
+    return entry ? copy(entry) : undefined;
   }
 
   compareAndSetState(namespace: string, key: string, value: unknown, expectedVersion: number | null): boolean {
     const id = `${namespace}\u0000${key}`;
     const current = this.state.get(id);
     if (expectedVersion === null ? current !== undefined : current?.version !== expectedVersion) return false;
-    this.state.set(id, { value, version: (current?.version ?? 0) + 1 });
+    this.state.set(id, { value: copy(value), version: (current?.version ?? 0) + 1 });
     return true;
   }
 
+  /** Atomic like a database transaction: when `work` throws, every change it made is undone. */
   transaction<T>(work: () => T): T {
-    return work();
+    const saved = copy(this.tables());
+    try {
+      return work();
+    } catch (error) {
+      replace(this.runs, saved.runs);
+      replace(this.steps, saved.steps);
+      replace(this.cache, saved.cache);
+      replace(this.fires, saved.fires);
+      replace(this.state, saved.state);
+      this.keys.clear();
+      for (const key of saved.keys) this.keys.add(key);
+      this.deliveries.splice(0, this.deliveries.length, ...saved.deliveries);
+      throw error;
+    }
   }
 
   close(): void {}
+
+  private tables() {
+    const { runs, steps, cache, deliveries, keys, fires, state } = this;
+    return { runs, steps, cache, deliveries, keys, fires, state };
+  }
 
   private stepsOf(runId: string): Map<string, StepRecord> {
     let steps = this.steps.get(runId);
@@ -196,4 +217,14 @@ export class MemoryStore implements Store {
     }
     return steps;
   }
+}
+
+/** Stored values are snapshots, as in a database: callers never share objects with the store. */
+function copy<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function replace<K, V>(target: Map<K, V>, source: Map<K, V>): void {
+  target.clear();
+  for (const [key, value] of source) target.set(key, value);
 }

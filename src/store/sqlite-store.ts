@@ -70,7 +70,7 @@ export class SqliteStore implements Store {
       getSteps: db.prepare("SELECT * FROM steps WHERE run_id = ?"),
       stepStarted: db.prepare(
         `INSERT INTO steps (run_id, path, status, attempt, started_at) VALUES (?, ?, 'running', ?, ?)
-         ON CONFLICT (run_id, path) DO UPDATE SET status = 'running', attempt = excluded.attempt, error = NULL,
+         ON CONFLICT (run_id, path) DO UPDATE SET status = 'running', attempt = excluded.attempt, output = NULL, error = NULL,
          started_at = excluded.started_at, finished_at = NULL`,
       ),
       stepFinished: db.prepare(

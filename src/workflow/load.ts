@@ -230,6 +230,8 @@ class WorkflowBuilder {
     const config: Record<string, unknown> = {};
     for (const [key, field] of Object.entries(raw)) if (!STEP_BASE_FIELDS.has(key) && key !== subField) config[key] = field;
     this.checkTemplates(config, path);
+    // Step env values are rendered like the config, so they are checked the same way.
+    this.checkTemplates(raw.env, [...path, "env"]);
     const step: StepDefinition = {
       name,
       type,
@@ -258,11 +260,20 @@ class WorkflowBuilder {
 
   private checkReferences(steps: StepDefinition[], path: PathSegment[], paths: Map<string, PathSegment[]>): void {
     const byName = new Map(steps.map((step) => [step.name, step]));
+    // on_failure handlers leave the normal flow (they run only after a failure), so nothing can wait for them.
+    const handlers = new Set(steps.flatMap((step) => (step.onFailure.kind === "step" ? [step.onFailure.step] : [])));
     for (const step of steps) {
       const stepPath = paths.get(step.name) ?? path;
       for (const need of step.needs) {
         if (!byName.has(need))
           this.issues.push(this.source.issue([...stepPath, "needs"], `step "${step.name}" needs unknown step "${need}"`));
+        else if (handlers.has(need))
+          this.issues.push(
+            this.source.issue(
+              [...stepPath, "needs"],
+              `step "${step.name}" needs "${need}", which is an on_failure handler and only runs after a failure`,
+            ),
+          );
       }
       if (step.onFailure.kind === "step" && !byName.has(step.onFailure.step)) {
         this.issues.push(
