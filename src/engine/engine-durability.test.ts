@@ -70,6 +70,24 @@ steps:
     command: "if [ -f napped ]; then echo resumed $LOCALAGENT_STEP_KEY; else touch napped; echo $$ > pid; sleep 30 & sleep 30; fi"
 `;
 
+  it("cancel during a retry backoff ends the step as failed, not running", async () => {
+    const workflow = harness.load(`
+name: backoff
+steps:
+  - name: flaky
+    type: shell
+    command: "exit 3"
+    retry: { count: 5, backoff: 30s }
+`);
+    const queued = harness.engine.createRun(workflow);
+    const done = harness.engine.run(workflow, queued.id);
+    await waitFor(() => harness.events.some((event) => event.type === "step-retrying"));
+    expect(harness.engine.cancel(queued.id)).toBe(true);
+    const run = await done;
+    expect(run.status).toBe("cancelled");
+    expect(harness.store.getSteps(run.id)[0]).toMatchObject({ status: "failed", error: "run cancelled", attempt: 1 });
+  });
+
   it("cancel aborts a running shell step and kills its processes", async () => {
     const workflow = harness.load(sleeper);
     const queued = harness.engine.createRun(workflow);

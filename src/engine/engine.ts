@@ -51,6 +51,8 @@ export class Engine {
   private readonly active = new Map<string, ActiveRun>();
   private readonly execute: (context: StepContext) => Promise<StepResult>;
   private readonly createRunId: () => string;
+  /** The daemon's environment, copied once: reading process.env is slow, and it does not change under us. */
+  readonly processEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
 
   constructor(private readonly options: EngineOptions) {
     const chain = [...(options.middleware ?? []), createTimeoutMiddleware()];
@@ -195,7 +197,7 @@ class RunState {
     const clock = this.engine.engineOptions.services.clock;
     return {
       inputs: this.run.inputs,
-      env: { ...process.env, ...this.workflow.env },
+      env: Object.keys(this.workflow.env).length > 0 ? { ...this.engine.processEnv, ...this.workflow.env } : this.engine.processEnv,
       cache: this.cache,
       trigger: this.run.triggerPayload ?? {},
       now: clock.now(),
@@ -343,7 +345,14 @@ class RunState {
             error: errorMessage(error),
             at: clock.now(),
           });
-          await sleep(clock, delayMs, this.controller.signal);
+          try {
+            await sleep(clock, delayMs, this.controller.signal);
+          } catch (reason) {
+            // A cancel during the backoff ends the step; a shutdown leaves it to be resumed.
+            if (reason instanceof ShutdownSignal) throw reason;
+            this.journalFailure(path, startedAt, errorMessage(reason));
+            throw toError(reason);
+          }
           continue;
         }
         if (runAborted && this.controller.signal.reason instanceof ShutdownSignal) throw toError(this.controller.signal.reason);
