@@ -171,3 +171,53 @@ export function runCli(
     child.on("exit", (code) => done({ code, stdout, stderr }));
   });
 }
+
+/** JSON read back from the daemon: tests assert on its shape, so it is read loosely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** A config dir holding `config.yaml` and `workflows/<name>` files; returns its path. */
+export function writeConfigDir(dir: string, files: { config?: string; workflows?: Record<string, string> }): string {
+  mkdirSync(join(dir, "workflows"), { recursive: true });
+  if (files.config !== undefined) writeFile(join(dir, "config.yaml"), files.config);
+  for (const [name, text] of Object.entries(files.workflows ?? {})) writeFile(join(dir, "workflows", name), text);
+  return dir;
+}
+
+/** One JSON request to the daemon's API: the status and the parsed body (text when not JSON). */
+export async function callApi(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { raw?: string; contentType?: string } = {},
+): Promise<{ status: number; body: Json }> {
+  const text = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: text === undefined ? {} : { "content-type": options.contentType ?? "application/json" },
+    ...(text === undefined ? {} : { body: text }),
+  });
+  const answer = await response.text();
+  let parsed: unknown = answer;
+  try {
+    parsed = JSON.parse(answer);
+  } catch {
+    parsed = answer;
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** Polls a run through the API until it reaches a final status; returns the run view. */
+export async function waitForRun(baseUrl: string, runId: string, timeoutMs = 15_000): Promise<Json> {
+  let run: Json;
+  await waitFor(
+    async () => {
+      run = (await callApi(baseUrl, "GET", `/api/runs/${runId}`)).body;
+      return ["succeeded", "failed", "cancelled"].includes(run?.status);
+    },
+    timeoutMs,
+    50,
+  );
+  return run;
+}
