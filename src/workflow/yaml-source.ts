@@ -15,7 +15,8 @@ export class YamlSource {
   ) {
     this.document = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: false, uniqueKeys: true });
     for (const error of this.document.errors) {
-      const position = error.linePos?.[0] ?? { line: 1, col: 1 };
+      // linePos is only filled in with prettyErrors; the offset is always there.
+      const position = error.linePos?.[0] ?? this.lineCounter.linePos(error.pos[0]);
       const firstLine = error.message.split("\n")[0] ?? error.message;
       this.syntaxIssues.push({ file, line: position.line, column: position.col, message: `YAML syntax: ${firstLine}` });
     }
