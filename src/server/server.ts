@@ -48,6 +48,9 @@ export class HttpServer {
       const code = error instanceof LocalAgentError ? error.code : status >= 500 ? "internal_error" : "bad_request";
       void reply.status(status).send({ error: { code, message: errorMessage(error) } });
     });
+    this.app.setNotFoundHandler((request, reply) => {
+      void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
+    });
     if (options.token) this.app.addHook("onRequest", (request, reply, done) => this.authorize(request, reply, done));
     this.routes();
     this.app.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(request, socket, head));
