@@ -43,6 +43,16 @@ export function parseByteSize(value: string | number): number {
   return Math.round(Number(match[1]) * 1024 ** power);
 }
 
+/** True when `parseByteSize` would accept the value. */
+export function isByteSize(value: string | number): boolean {
+  try {
+    parseByteSize(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function invalid(text: string): LocalAgentError {
   return new LocalAgentError("config_invalid", `"${text}" is not a duration (examples: 500ms, 30s, 5m, 1h30m)`);
 }
