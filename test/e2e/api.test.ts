@@ -70,6 +70,19 @@ function longWorkflow(pidFile: string): string {
 `;
 }
 
+/** One run at a time: a second run waits in the queue. */
+function serialWorkflow(ranFile: string): string {
+  return `workflow:
+  name: serial
+  trigger: manual
+  concurrency: 1
+  tasks:
+    - name: work
+      type: shell
+      command: "sleep 0.5; echo $LOCALAGENT_RUN_ID >> '${ranFile}'"
+`;
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -83,6 +96,7 @@ describe("HTTP and WebSocket API", () => {
   const temp = makeTempDir("localagent-api-");
   const configDir = join(temp.dir, "config");
   const pidFile = join(temp.dir, "long.pid");
+  const ranFile = join(temp.dir, "serial.txt");
   let daemon: DaemonProcess;
 
   beforeAll(async () => {
@@ -93,6 +107,7 @@ describe("HTTP and WebSocket API", () => {
         "on_deploy.yaml": ON_DEPLOY,
         "after_compute.yaml": AFTER_COMPUTE,
         "long.yaml": longWorkflow(pidFile),
+        "serial.yaml": serialWorkflow(ranFile),
       },
     });
     daemon = await startDaemon({ configDir, dataDir: join(temp.dir, "data") });
@@ -249,6 +264,19 @@ describe("HTTP and WebSocket API", () => {
     await waitFor(() => !isAlive(pid), 5_000);
     // A finished run cannot be cancelled again.
     expect((await callApi(daemon.url, "POST", `/api/runs/${runId}/cancel`)).body).toEqual({ id: runId, cancelled: false });
+  });
+
+  it("cancels a run still waiting for a slot: it never starts", async () => {
+    const first = String((await callApi(daemon.url, "POST", "/api/workflows/serial/run", {})).body.run_id);
+    const second = String((await callApi(daemon.url, "POST", "/api/workflows/serial/run", {})).body.run_id);
+    expect((await callApi(daemon.url, "GET", `/api/runs/${second}`)).body).toMatchObject({ status: "queued", steps: [] });
+    expect((await callApi(daemon.url, "POST", `/api/runs/${second}/cancel`)).body).toEqual({ id: second, cancelled: true });
+    expect(await waitForRun(daemon.url, first)).toMatchObject({ status: "succeeded" });
+    // The slot is free now; the cancelled run must not take it.
+    const third = String((await callApi(daemon.url, "POST", "/api/workflows/serial/run?wait=1", {})).body.id);
+    const cancelled = await waitForRun(daemon.url, second);
+    expect(cancelled).toMatchObject({ status: "cancelled", error: "run cancelled", started_at: null, steps: [] });
+    expect(readFileSync(ranFile, "utf8").trim().split("\n")).toEqual([first, third]);
   });
 });
 
