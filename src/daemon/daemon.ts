@@ -136,6 +136,8 @@ export class Daemon implements DaemonApi {
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, "stopping");
     this.scheduler.stop();
     this.network?.stop();
+    // Before the drain: a run finishing during it would otherwise hand its slot to a queued run.
+    this.dispatcher?.close();
     await this.engine?.drain(this.config.shutdownGraceMs);
     await this.server?.close();
     await this.outbox?.stop();
