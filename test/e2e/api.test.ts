@@ -288,7 +288,7 @@ describe("SIGTERM", () => {
 
   beforeAll(() => {
     writeConfigDir(configDir, {
-      config: "log_level: warn\nshutdown_grace: 1500ms\n",
+      config: "log_level: warn\nshutdown_grace: 1500ms\nmax_concurrent_runs: 1\n",
       workflows: {
         "quick.yaml": `workflow:
   name: quick
@@ -333,6 +333,36 @@ describe("SIGTERM", () => {
       expect(JSON.parse(show.stdout)).toMatchObject({ status: "succeeded", outputs: "finished" });
     } finally {
       await daemon.stop("SIGKILL");
+    }
+  });
+
+  it("starts no queued run while it drains; those run at the next start", async () => {
+    let daemon = await startDaemon({ configDir, dataDir });
+    const ids: string[] = [];
+    try {
+      for (let index = 0; index < 3; index += 1) {
+        ids.push(String((await callApi(daemon.url, "POST", "/api/workflows/quick/run", {})).body.run_id));
+      }
+      await runningStep(daemon.url, ids[0]!);
+      expect(await daemon.stop("SIGTERM")).toBe(0);
+      expect(daemon.output()).not.toMatch(/crashed|not open/);
+    } finally {
+      await daemon.stop("SIGKILL");
+    }
+    const show = async (id: string): Promise<Json> =>
+      JSON.parse((await runCli(["runs", "show", id, "--json", "--config", configDir, "--data-dir", dataDir])).stdout);
+    expect(await show(ids[0]!)).toMatchObject({ status: "succeeded" });
+    for (const id of ids.slice(1)) expect(await show(id)).toMatchObject({ status: "queued", started_at: null, steps: [] });
+
+    daemon = await startDaemon({ configDir, dataDir });
+    try {
+      for (const id of ids.slice(1)) {
+        const run = await waitForRun(daemon.url, id);
+        expect(run).toMatchObject({ status: "succeeded", outputs: "finished" });
+        expect(run.steps.map((step: Json) => step.attempt)).toEqual([1]);
+      }
+    } finally {
+      expect(await daemon.stop("SIGTERM")).toBe(0);
     }
   });
 
