@@ -156,6 +156,9 @@ describe("localagent run, runs and workflows", () => {
     const limited = JSON.parse((await runCli(["runs", "list", "--json", "--workflow", "greet", "-n", "1", ...common])).stdout) as Json[];
     expect(limited).toHaveLength(1);
     expect(limited[0].inputs).toEqual({ who: "progress" });
+    const bad = await runCli(["runs", "list", "-n", "abc", ...common]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/'-n, --limit <n>' argument 'abc' is invalid\. expected a positive integer/);
   });
 
   it("runs list prints a table", async () => {
