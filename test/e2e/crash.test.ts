@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { SqliteStore } from "../../src/store/index.js";
 import {
   callApi,
   freePort,
@@ -18,9 +19,13 @@ const STEPS = ["s1", "s2", "s3", "s4"];
 /** Bounds the whole kill loop; the test fails rather than run away on a slow machine. */
 const KILL_LOOP_BUDGET_MS = 90_000;
 
-/** A shell step that records `<runId> <step> <stepKey>` in the lines file, after a short random pause. */
+/**
+ * A shell step that appends `<runId> <step> <stepKey> <generation>` to the lines file after a short
+ * random pause. The generation is the daemon incarnation that ran it (from the daemon's environment),
+ * so a line written late by a command orphaned by a kill is still counted against its own incarnation.
+ */
 function shellStep(name: string, linesFile: string): string {
-  const command = `sleep 0.0$((RANDOM % 5 + 1)); line="$LOCALAGENT_RUN_ID ${name} $LOCALAGENT_STEP_KEY"; echo "$line" >> '${linesFile}'; echo "$line"`;
+  const command = `sleep 0.0$((RANDOM % 5 + 1)); echo "$LOCALAGENT_RUN_ID ${name} $LOCALAGENT_STEP_KEY $CRASH_GENERATION" >> '${linesFile}'; echo "$LOCALAGENT_RUN_ID ${name} $LOCALAGENT_STEP_KEY"`;
   return [`    - name: ${name}`, "      type: shell", `      command: ${JSON.stringify(command)}`].join("\n");
 }
 
@@ -67,8 +72,32 @@ describe("kill -9 at random moments", () => {
       },
     });
     const port = await freePort();
-    const start = () => startDaemon({ configDir, dataDir, port, env: { LOCALAGENT_LOG_LEVEL: "warn" } });
+    let generation = 0;
+    const start = () => {
+      generation += 1;
+      return startDaemon({ configDir, dataDir, port, env: { LOCALAGENT_LOG_LEVEL: "warn", CRASH_GENERATION: String(generation) } });
+    };
     const acknowledged = new Set<string>();
+    // What the journal said right after each kill: the first generation whose kill found a step
+    // completed, and the steps found in flight (journaled running) per generation.
+    const completedBy = new Map<string, number>();
+    const inFlightAt = new Map<number, Set<string>>();
+    const snapshotJournal = (killed: number): void => {
+      const store = new SqliteStore({ path: join(dataDir, "localagent.db") });
+      try {
+        const running = new Set<string>();
+        for (const run of store.listRuns({ limit: 1_000_000 })) {
+          for (const step of store.getSteps(run.id)) {
+            const key = `${run.id} ${step.path}`;
+            if (step.status === "succeeded" && !completedBy.has(key)) completedBy.set(key, killed);
+            if (step.status === "running") running.add(key);
+          }
+        }
+        inFlightAt.set(killed, running);
+      } finally {
+        store.close();
+      }
+    };
     const began = Date.now();
     let kills = 0;
 
@@ -90,6 +119,7 @@ describe("kill -9 at random moments", () => {
       }
       await daemon.stop("SIGKILL");
       kills += 1;
+      snapshotJournal(generation);
     }
     const killLoopMs = Date.now() - began;
 
@@ -115,35 +145,46 @@ describe("kill -9 at random moments", () => {
     for (const id of acknowledged) expect(ids.has(id), `acknowledged run ${id} is missing`).toBe(true);
     expect(runs.filter((run) => run.status !== "succeeded")).toEqual([]);
 
-    // Steps: a completed step never runs again. Each journaled attempt runs the command at most once,
-    // so a step has one line, plus one per attempt cut off by a kill; every line of a step carries the
-    // same LOCALAGENT_STEP_KEY, so the command could have deduplicated the re-run.
+    // Steps. Every line of a step carries the same stable LOCALAGENT_STEP_KEY, so a command could
+    // deduplicate a re-run. Each daemon incarnation runs a step at most once. A step the journal had
+    // as completed when an incarnation was killed never runs in a later one; a step runs again only
+    // when the journal had it in flight (running) at the kill of the incarnation that ran it before.
     const lines = existsSync(linesFile) ? readFileSync(linesFile, "utf8").trim().split("\n") : [];
-    const byStep = new Map<string, string[]>();
+    const byStep = new Map<string, Array<{ key: string; generation: number }>>();
     for (const line of lines) {
-      const [runId, step, key] = line.split(" ");
-      byStep.set(`${runId} ${step}`, [...(byStep.get(`${runId} ${step}`) ?? []), key ?? ""]);
+      const [runId, step, key, written] = line.split(" ");
+      const id = `${runId} ${step}`;
+      byStep.set(id, [...(byStep.get(id) ?? []), { key: key ?? "", generation: Number(written) }]);
     }
+    const finalGeneration = generation;
     let rerunSteps = 0;
     let extraLines = 0;
     for (const run of runs) {
       const detail = (await callApi(url, "GET", `/api/runs/${run.id}`)).body;
       const attempts = new Map<string, number>(detail.steps.map((step: Json) => [step.path, step.attempt]));
-      let runExtraLines = 0;
       for (const step of STEPS) {
-        const keys = byStep.get(`${run.id} ${step}`) ?? [];
-        const attempt = attempts.get(step) ?? 0;
-        expect(keys.length, `${run.id} ${step}`).toBeGreaterThanOrEqual(1);
-        expect(keys.length, `${run.id} ${step} ran more often than it was attempted`).toBeLessThanOrEqual(attempt);
-        expect(new Set(keys), `${run.id} ${step}`).toEqual(new Set([`${run.id}:${step}`]));
-        if (keys.length > 1) {
+        const id = `${run.id} ${step}`;
+        const executions = byStep.get(id) ?? [];
+        const generations = executions.map((execution) => execution.generation).sort((a, b) => a - b);
+        expect(executions.length, `${id} never ran`).toBeGreaterThanOrEqual(1);
+        expect(new Set(executions.map((execution) => execution.key)), id).toEqual(new Set([`${run.id}:${step}`]));
+        expect(new Set(generations).size, `${id} ran twice in one incarnation: ${generations.join(",")}`).toBe(generations.length);
+        expect(executions.length, `${id} ran more often than it was attempted`).toBeLessThanOrEqual(attempts.get(step) ?? 0);
+        const completedIn = completedBy.get(id) ?? finalGeneration;
+        expect(generations.at(-1)!, `${id} ran again after it was completed in incarnation ${completedIn}`).toBeLessThanOrEqual(
+          completedIn,
+        );
+        for (const earlier of generations.slice(0, -1)) {
+          expect(
+            inFlightAt.get(earlier)?.has(id),
+            `${id} re-ran although it was not in flight when incarnation ${earlier} was killed`,
+          ).toBe(true);
+        }
+        if (executions.length > 1) {
           rerunSteps += 1;
-          extraLines += keys.length - 1;
-          runExtraLines += keys.length - 1;
+          extraLines += executions.length - 1;
         }
       }
-      // The steps of a run are sequential: a kill cuts off at most one of them.
-      expect(runExtraLines, `${run.id} re-ran more steps than there were kills`).toBeLessThanOrEqual(kills);
     }
 
     // Notifications: exactly one per run once grouped by Idempotency-Key. A kill between the
