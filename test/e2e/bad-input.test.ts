@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -303,4 +304,39 @@ describe("a broken config.yaml", () => {
       expect(validate.stdout).toMatch(entry.expected);
     });
   }
+});
+
+describe("start failures", () => {
+  const temp = makeTempDir("localagent-start-fail-");
+  const configDir = join(temp.dir, "config");
+  const dataDir = join(temp.dir, "data");
+  afterAll(() => temp.cleanup());
+
+  it("exits 1 when the port is taken, and leaves the data dir free for the next start", { timeout: 20_000 }, async () => {
+    writeConfigDir(configDir, { config: "log_level: warn\n" });
+    const holder = await startDaemon({ configDir, dataDir: join(temp.dir, "holder-data") });
+    try {
+      const began = Date.now();
+      const result = await runCli(["start", "--config", configDir, "--data-dir", dataDir, "--port", String(holder.port)], {
+        timeoutMs: 5_000,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/localagent start: .*EADDRINUSE/);
+      expect(Date.now() - began).toBeLessThan(5_000);
+      expect(existsSync(join(dataDir, "daemon.pid"))).toBe(false);
+    } finally {
+      expect(await holder.stop("SIGTERM")).toBe(0);
+    }
+    const daemon = await startDaemon({ configDir, dataDir });
+    try {
+      expect((await callApi(daemon.url, "GET", "/healthz")).body.status).toBe("ok");
+      // A second daemon on the same data dir is refused; the first keeps serving.
+      const second = await runCli(["start", "--config", configDir, "--data-dir", dataDir, "--port", "0"], { timeoutMs: 5_000 });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/another daemon \(pid \d+\) already uses/);
+      expect((await callApi(daemon.url, "GET", "/healthz")).body.status).toBe("ok");
+    } finally {
+      expect(await daemon.stop("SIGTERM")).toBe(0);
+    }
+  });
 });

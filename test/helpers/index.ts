@@ -152,10 +152,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Runs the CLI to completion. */
+/** Runs the CLI to completion; a CLI still running after `timeoutMs` (default 20 s) is killed and gets code null. */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [CLI, ...args], {
@@ -168,7 +168,11 @@ export function runCli(
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdin.end(options.input ?? "");
-    child.on("exit", (code) => done({ code, stdout, stderr }));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
   });
 }
 
