@@ -114,14 +114,20 @@ export async function startDaemon(options: {
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${output}`);
-    try {
-      return (await fetch(`${url}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 15_000);
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${output}`);
+      try {
+        return (await fetch(`${url}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+  } catch (error) {
+    // A daemon that never became healthy must not outlive the test.
+    child.kill("SIGKILL");
+    throw error;
+  }
   return {
     child,
     port,
