@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callApi, makeTempDir, runCli, startDaemon, writeConfigDir, writeFile, type Json } from "../helpers/index.js";
+import { callApi, makeTempDir, Receiver, runCli, startDaemon, waitFor, writeConfigDir, writeFile, type Json } from "../helpers/index.js";
 
 describe("localagent init", () => {
   const temp = makeTempDir("localagent-init-");
@@ -196,5 +196,42 @@ describe("localagent run, runs and workflows", () => {
     const greet = (json.workflows as Json[]).find((workflow) => workflow.name === "greet");
     expect(greet).toMatchObject({ triggers: ["cron 0 9 * * 1"], file: okFile, last_run: { status: "succeeded" } });
     expect(new Date(greet.next_fire_at).getTime()).toBeGreaterThan(Date.now());
+  });
+});
+
+describe("localagent run beside a running daemon", () => {
+  const temp = makeTempDir("localagent-run-beside-");
+  const configDir = join(temp.dir, "config");
+  const dataDir = join(temp.dir, "data");
+  const receiver = new Receiver();
+  afterAll(async () => {
+    await receiver.stop();
+    temp.cleanup();
+  });
+
+  it("leaves its notification to the daemon, which delivers it", async () => {
+    await receiver.start();
+    const file = join(configDir, "workflows", "ping.yaml");
+    writeConfigDir(configDir, {
+      config: `log_level: warn\nnotifications:\n  hook: { type: webhook, url: "${receiver.url}" }\n`,
+      workflows: {
+        "ping.yaml":
+          "workflow:\n  name: ping\n  trigger: manual\n  tasks:\n    - name: say\n      type: notification\n      platform: hook\n      message: pong\n",
+      },
+    });
+    const daemon = await startDaemon({ configDir, dataDir });
+    try {
+      const result = await runCli(["run", file, "--json", "--config", configDir, "--data-dir", dataDir]);
+      expect(result.code).toBe(0);
+      const run = JSON.parse(result.stdout);
+      // Nothing woke the daemon's outbox: it has to notice the delivery in the store on its own.
+      await waitFor(() => receiver.requests.length > 0, 5_000);
+      expect(receiver.requests[0]?.headers["idempotency-key"]).toBe(`${run.id}:say`);
+      expect(receiver.requests[0]?.body).toMatchObject({ message: "pong", workflow: "ping" });
+      await waitFor(async () => (await callApi(daemon.url, "GET", "/api/outbox?status=delivered")).body.deliveries.length === 1);
+      expect(receiver.requests).toHaveLength(1);
+    } finally {
+      expect(await daemon.stop("SIGTERM")).toBe(0);
+    }
   });
 });
