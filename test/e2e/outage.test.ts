@@ -85,8 +85,15 @@ describe("receiver outage", () => {
     daemon = await startDaemon({ configDir, dataDir, env: { LOCALAGENT_LOG_LEVEL: "error" } });
     expect((await callApi(daemon.url, "GET", "/api/outbox?status=pending")).body.deliveries).toHaveLength(COUNT);
 
-    // The receiver comes back on the same port.
+    // The receiver comes back on the same port, first answering 503 (not taken: retried), then 200.
+    receiver.status = 503;
     await receiver.start(port);
+    await waitFor(async () => {
+      const head = (await callApi(daemon!.url, "GET", "/api/outbox?status=pending")).body.deliveries[0];
+      return /answered 503/.test(String(head?.last_error));
+    }, 10_000);
+    expect(receiver.requests).toHaveLength(0);
+    receiver.status = 200;
     await waitFor(() => receiver.requests.length >= COUNT, 20_000);
     await waitFor(async () => {
       deliveries = (await callApi(daemon!.url, "GET", "/api/outbox")).body.deliveries;
