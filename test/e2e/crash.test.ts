@@ -1,8 +1,10 @@
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/store/index.js";
 import {
+  CLI,
   callApi,
   freePort,
   makeTempDir,
@@ -103,6 +105,21 @@ describe("kill -9 at random moments", () => {
 
     while (kills < KILLS) {
       expect(Date.now() - began, `only ${kills} kills within the budget`).toBeLessThan(KILL_LOOP_BUDGET_MS);
+      if (kills % 5 === 4) {
+        // Every fifth kill lands while the daemon is still starting: opening the store, resuming runs.
+        generation += 1;
+        const child = spawn(process.execPath, [CLI, "start", "--config", configDir, "--data-dir", dataDir, "--port", String(port)], {
+          env: { ...process.env, LOCALAGENT_LOG_LEVEL: "warn", CRASH_GENERATION: String(generation) },
+          stdio: "ignore",
+        });
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        await new Promise((resolve) => setTimeout(resolve, randomBetween(50, 600)));
+        child.kill("SIGKILL");
+        await exited;
+        kills += 1;
+        snapshotJournal(generation);
+        continue;
+      }
       daemon = await start();
       const url = daemon.url;
       const killAt = Date.now() + randomBetween(0, 700);
