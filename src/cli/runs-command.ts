@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import type { ResolvedConfig } from "../config/index.js";
 import { systemClock } from "../clock/index.js";
 import { createRuntime, loadWorkflowSet, runningDaemonPid, runView } from "../daemon/index.js";
@@ -14,7 +14,7 @@ import { ProgressPrinter } from "./progress.js";
 interface ListOptions extends CommonOptions {
   workflow?: string;
   status?: string;
-  limit: string;
+  limit: number;
 }
 
 /** `localagent runs list|show|resume|cancel`: reads the store directly; changes go through the daemon when it runs. */
@@ -24,14 +24,14 @@ export function registerRuns(program: Command, io: Io, setExit: (code: number) =
     .description("recent runs, newest first")
     .option("--workflow <name>", "only this workflow")
     .option("--status <status>", "only these statuses (comma separated)")
-    .option("-n, --limit <n>", "how many", "20")
+    .option("-n, --limit <n>", "how many", positiveInteger, 20)
     .option("--json", "print JSON")
     .action((options: ListOptions) =>
       withStore(options, io, setExit, (store) => {
         const list = store.listRuns({
           ...(options.workflow ? { workflow: options.workflow } : {}),
           ...(options.status ? { status: options.status.split(",") as RunStatus[] } : {}),
-          limit: Number(options.limit),
+          limit: options.limit,
         });
         if (options.json)
           return printJson(
@@ -155,6 +155,12 @@ function withStore(options: CommonOptions, io: Io, setExit: (code: number) => vo
   } finally {
     store.close();
   }
+}
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError("expected a positive integer");
+  return number;
 }
 
 function runRow(run: RunRecord): string[] {

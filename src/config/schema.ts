@@ -1,5 +1,10 @@
 import { z } from "zod";
+import { isByteSize, isDuration } from "../duration/index.js";
 import { durationSchema } from "../workflow/index.js";
+
+// Checked here, not when the values are used, so a bad one is reported with its file:line:column.
+const configDurationSchema = durationSchema.refine(isDuration, { message: "not a duration (examples: 500ms, 30s, 5m, 1h30m)" });
+const byteSizeSchema = z.union([z.string(), z.number()]).refine(isByteSize, { message: "not a size (examples: 512m, 6g, 65536)" });
 
 const notificationTargetSchema = z
   .object({
@@ -28,14 +33,14 @@ export const configFileSchema = z
     cache_dir: z.string().optional(),
     durability: z.enum(["process", "power"]).optional(),
     log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).optional(),
-    shutdown_grace: durationSchema.optional(),
-    max_output: z.union([z.string(), z.number()]).optional(),
+    shutdown_grace: configDurationSchema.optional(),
+    max_output: byteSizeSchema.optional(),
     max_concurrent_runs: z.number().int().positive().optional(),
-    network: z.object({ probe_interval: durationSchema.optional() }).strict().optional(),
-    outbox: z.object({ backoff: durationSchema.optional(), max_backoff: durationSchema.optional() }).strict().optional(),
+    network: z.object({ probe_interval: configDurationSchema.optional() }).strict().optional(),
+    outbox: z.object({ backoff: configDurationSchema.optional(), max_backoff: configDurationSchema.optional() }).strict().optional(),
     notifications: z.record(z.string(), notificationTargetSchema).optional(),
     workflows: z.array(z.string()).optional().describe("Extra workflow files or folders, besides workflows/"),
-    memory_limit: z.union([z.string(), z.number()]).optional(),
+    memory_limit: byteSizeSchema.optional(),
     model_path: z.string().optional(),
     platform_config: z.string().optional(),
     models: z.unknown().optional(),

@@ -69,7 +69,19 @@ export class Daemon implements DaemonApi {
     return this.server?.port ?? this.config.server.port;
   }
 
+  /** Starts everything; on failure whatever was already started is stopped again before the error is rethrown. */
   async start(): Promise<void> {
+    try {
+      await this.open();
+    } catch (error) {
+      // Without this a failed start (port in use, bad host) left the network probe's timer, the
+      // store and the pid lock behind: the process printed the error and then never exited.
+      await this.stop().catch((stopError: unknown) => this.logger.error({ err: stopError }, "cleanup after a failed start failed"));
+      throw error;
+    }
+  }
+
+  private async open(): Promise<void> {
     const { config } = this.options;
     this.startedAt = this.clock.now();
     mkdirSync(config.dataDir, { recursive: true });
@@ -97,8 +109,9 @@ export class Daemon implements DaemonApi {
     await this.network.start();
     this.outbox.setOnline(this.network.online);
     if (this.options.serve !== false) {
-      this.server = new HttpServer({ host: config.server.host, port: config.server.port, token: config.server.token, api: this });
-      await this.server.listen();
+      const server = new HttpServer({ host: config.server.host, port: config.server.port, token: config.server.token, api: this });
+      await server.listen();
+      this.server = server;
     }
     this.resumeUnfinished();
     this.outbox.start();
@@ -136,6 +149,8 @@ export class Daemon implements DaemonApi {
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, "stopping");
     this.scheduler.stop();
     this.network?.stop();
+    // Before the drain: a run finishing during it would otherwise hand its slot to a queued run.
+    this.dispatcher?.close();
     await this.engine?.drain(this.config.shutdownGraceMs);
     await this.server?.close();
     await this.outbox?.stop();

@@ -18,6 +18,7 @@ export class Dispatcher {
   private readonly waiting: Waiting[] = [];
   private readonly running = new Map<string, number>();
   private total = 0;
+  private closed = false;
 
   constructor(
     private readonly engine: Engine,
@@ -40,11 +41,17 @@ export class Dispatcher {
     });
   }
 
+  /** Stops launching (daemon shutdown): runs still waiting stay queued in the journal and resume at the next start. */
+  close(): void {
+    this.closed = true;
+  }
+
   get queued(): number {
     return this.waiting.length;
   }
 
   private pump(): void {
+    if (this.closed) return;
     for (let index = 0; index < this.waiting.length && this.total < this.maxConcurrent;) {
       const next = this.waiting[index];
       if (!next) break;

@@ -24,6 +24,9 @@ export interface Runtime {
   engine: Engine;
 }
 
+/** How soon a daemon notices a delivery queued by another process (`localagent run`) in its store. */
+const OUTBOX_POLL_INTERVAL_MS = 1000;
+
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { config, clock, logger, events, registry } = options;
   const workspaceDir = join(config.dataDir, "workspace");
@@ -37,6 +40,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     deliverers: [createLogDeliverer(logger), createWebhookDeliverer()],
     backoffMs: config.outbox.backoffMs,
     maxBackoffMs: config.outbox.maxBackoffMs,
+    pollIntervalMs: OUTBOX_POLL_INTERVAL_MS,
   });
   const engine = new Engine({
     store,

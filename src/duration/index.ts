@@ -51,6 +51,16 @@ function invalidSize(text: string): LocalAgentError {
   return new LocalAgentError("config_invalid", `"${text}" is not a size (examples: 512m, 6g, 65536)`);
 }
 
+/** True when `parseByteSize` would accept the value. */
+export function isByteSize(value: string | number): boolean {
+  try {
+    parseByteSize(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function invalid(text: string): LocalAgentError {
   return new LocalAgentError("config_invalid", `"${text}" is not a duration (examples: 500ms, 30s, 5m, 1h30m)`);
 }

@@ -134,6 +134,8 @@ export class Engine {
     const { store, services } = this.options;
     const run = store.getRun(runId);
     if (!run) throw new LocalAgentError("run_not_found", `run ${runId} not found`);
+    // Cancelled (or otherwise finished) while it waited for a slot: the journal has the last word.
+    if (run.status !== "queued" && run.status !== "running") return run;
     const records = new Map(store.getSteps(runId).map((record) => [record.path, record]));
     store.setRunStatus(runId, "running", { at: services.clock.now() });
     services.events.emit({ type: "run-started", runId, workflow: workflow.name, resumed: records.size > 0, at: services.clock.now() });

@@ -26,6 +26,11 @@ export interface OutboxOptions {
   maxAttempts?: number;
   /** Per-attempt timeout. */
   attemptTimeoutMs?: number;
+  /**
+   * Also look at the queue this often while idle, for deliveries that another process queued in the
+   * same store (`localagent run` beside a running daemon); nothing else would wake this outbox for them.
+   */
+  pollIntervalMs?: number;
 }
 
 /**
@@ -127,7 +132,10 @@ export class Outbox implements DeliveryQueue {
     }
     await Promise.all(sends);
     if (sends.length > 0 || failed) this.pumpAgain = true;
-    else if (earliest < Infinity) this.armTimer(earliest);
+    else {
+      const poll = this.options.pollIntervalMs === undefined ? Infinity : clock.now() + this.options.pollIntervalMs;
+      if (Math.min(earliest, poll) < Infinity) this.armTimer(Math.min(earliest, poll));
+    }
   }
 
   private async send(deliverer: Deliverer, delivery: DeliveryRecord): Promise<void> {
@@ -177,6 +185,8 @@ export class Outbox implements DeliveryQueue {
 
   private armTimer(at: number): void {
     const { clock } = this.options;
+    // A pass that ends after stop() must not leave a timer keeping the process alive.
+    if (!this.running) return;
     if (this.timer && at >= this.timerAt) return;
     if (this.timer) clock.clearTimeout(this.timer);
     this.timerAt = at;

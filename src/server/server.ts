@@ -46,8 +46,11 @@ export class HttpServer {
     this.app.setErrorHandler((error: unknown, _request, reply) => {
       const status =
         error instanceof LocalAgentError ? (STATUS_BY_CODE[error.code] ?? 500) : ((error as { statusCode?: number }).statusCode ?? 500);
-      const code = error instanceof LocalAgentError ? error.code : "bad_request";
+      const code = error instanceof LocalAgentError ? error.code : status >= 500 ? "internal_error" : "bad_request";
       void reply.status(status).send({ error: { code, message: errorMessage(error) } });
+    });
+    this.app.setNotFoundHandler((request, reply) => {
+      void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
     });
     if (options.token) this.app.addHook("onRequest", (request, reply, done) => this.authorize(request, reply, done));
     this.routes();
@@ -90,7 +93,7 @@ export class HttpServer {
     app.get("/api/runs", async (request) => {
       const query = request.query as Record<string, string | undefined>;
       return {
-        runs: api.listRuns({ workflow: query.workflow, status: query.status, limit: query.limit ? Number(query.limit) : undefined }),
+        runs: api.listRuns({ workflow: query.workflow, status: query.status, limit: positiveInteger(query.limit, "limit") }),
       };
     });
     app.get("/api/runs/:id", async (request) => api.getRun(param(request, "id")));
@@ -141,6 +144,15 @@ export class HttpServer {
     });
     client.send(JSON.stringify({ type: "hello", version: this.options.api.health().version }));
   }
+}
+
+/** A query parameter that must be a positive integer when given; anything else is the client's mistake. */
+function positiveInteger(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number <= 0)
+    throw new LocalAgentError("bad_request", `${name} must be a positive integer, got "${value}"`);
+  return number;
 }
 
 function param(request: FastifyRequest, name: string): string {

@@ -17,7 +17,7 @@ export interface SqliteStoreOptions {
   durability?: Durability;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, trigger TEXT NOT NULL,
@@ -27,7 +27,7 @@ CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
 CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs(workflow, created_at);
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL,
-  output TEXT, error TEXT, started_at INTEGER, finished_at INTEGER,
+  output TEXT, error TEXT, started_at INTEGER, finished_at INTEGER, seq INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, path)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS state (
   namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT, version INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   PRIMARY KEY (namespace, key)) WITHOUT ROWID;
 `;
+
+/** The next journal position of a step in its run (bound to the run id as the last parameter). */
+const NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM steps WHERE run_id = ?)";
 
 type Row = Record<string, unknown>;
 
@@ -56,6 +59,11 @@ export class SqliteStore implements Store {
     this.database.pragma("busy_timeout = 5000");
     this.database.pragma("foreign_keys = OFF");
     this.database.exec(SCHEMA);
+    // Version 1 had no steps.seq; its rows keep seq 0 and list as before (by path).
+    const stepColumns = this.database.pragma("table_info(steps)") as Array<{ name: string }>;
+    if (!stepColumns.some((column) => column.name === "seq")) {
+      this.database.exec("ALTER TABLE steps ADD COLUMN seq INTEGER NOT NULL DEFAULT 0");
+    }
     this.database.pragma(`user_version = ${SCHEMA_VERSION}`);
     const db = this.database;
     this.statements = {
@@ -67,14 +75,16 @@ export class SqliteStore implements Store {
       runStarted: db.prepare("UPDATE runs SET status = ?, started_at = COALESCE(started_at, ?) WHERE id = ?"),
       runFinished: db.prepare("UPDATE runs SET status = ?, error = ?, outputs = ?, finished_at = ? WHERE id = ?"),
       runQueued: db.prepare("UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL WHERE id = ?"),
-      getSteps: db.prepare("SELECT * FROM steps WHERE run_id = ?"),
+      // Journal order: steps started in the same millisecond still list in the order they ran.
+      getSteps: db.prepare("SELECT * FROM steps WHERE run_id = ? ORDER BY seq, path"),
       stepStarted: db.prepare(
-        `INSERT INTO steps (run_id, path, status, attempt, started_at) VALUES (?, ?, 'running', ?, ?)
+        `INSERT INTO steps (run_id, path, status, attempt, started_at, seq) VALUES (?, ?, 'running', ?, ?, ${NEXT_SEQ})
          ON CONFLICT (run_id, path) DO UPDATE SET status = 'running', attempt = excluded.attempt, output = NULL, error = NULL,
          started_at = excluded.started_at, finished_at = NULL`,
       ),
       stepFinished: db.prepare(
-        `INSERT INTO steps (run_id, path, status, attempt, output, error, started_at, finished_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?)
+        `INSERT INTO steps (run_id, path, status, attempt, output, error, started_at, finished_at, seq)
+         VALUES (?, ?, ?, 0, ?, ?, ?, ?, ${NEXT_SEQ})
          ON CONFLICT (run_id, path) DO UPDATE SET status = excluded.status, output = excluded.output,
          error = excluded.error, finished_at = excluded.finished_at`,
       ),
@@ -160,7 +170,7 @@ export class SqliteStore implements Store {
   }
 
   markStepStarted(runId: string, path: string, attempt: number, at: number): void {
-    this.statements.stepStarted.run(runId, path, attempt, at);
+    this.statements.stepStarted.run(runId, path, attempt, at, runId);
   }
 
   markStepFinished(runId: string, path: string, completion: StepCompletion): void {
@@ -173,6 +183,7 @@ export class SqliteStore implements Store {
         completion.error ?? null,
         completion.at,
         completion.at,
+        runId,
       );
       if (completion.cache) this.statements.setCache.run(completion.cache.key, encode(completion.cache.value), completion.at);
     };

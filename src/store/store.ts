@@ -83,6 +83,7 @@ export interface Store {
   listUnfinishedRuns(): RunRecord[];
   setRunStatus(id: string, status: RunStatus, fields?: { error?: string | null; outputs?: unknown; at: number }): void;
 
+  /** The steps of a run in the order they were first journaled. */
   getSteps(runId: string): StepRecord[];
   /** Journals that a step is about to run (before it runs). */
   markStepStarted(runId: string, path: string, attempt: number, at: number): void;

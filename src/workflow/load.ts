@@ -102,6 +102,11 @@ class WorkflowBuilder {
     const parsed = workflowObjectSchema.safeParse(value);
     if (!parsed.success) {
       this.reportZod(parsed.error, path);
+      // The steps are still checked, so one pass lists every problem of the file.
+      for (const key of ["steps", "tasks", "actions"] as const) {
+        const list = value[key];
+        if (Array.isArray(list)) this.steps(list, [...path, key]);
+      }
       return undefined;
     }
     const raw = parsed.data;

@@ -114,14 +114,20 @@ export async function startDaemon(options: {
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${output}`);
-    try {
-      return (await fetch(`${url}/healthz`)).ok;
-    } catch {
-      return false;
-    }
-  }, 15_000);
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${output}`);
+      try {
+        return (await fetch(`${url}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+  } catch (error) {
+    // A daemon that never became healthy must not outlive the test.
+    child.kill("SIGKILL");
+    throw error;
+  }
   return {
     child,
     port,
@@ -152,10 +158,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Runs the CLI to completion. */
+/** Runs the CLI to completion; a CLI still running after `timeoutMs` (default 20 s) is killed and gets code null. */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [CLI, ...args], {
@@ -168,6 +174,60 @@ export function runCli(
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdin.end(options.input ?? "");
-    child.on("exit", (code) => done({ code, stdout, stderr }));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
   });
+}
+
+/** JSON read back from the daemon: tests assert on its shape, so it is read loosely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** A config dir holding `config.yaml` and `workflows/<name>` files; returns its path. */
+export function writeConfigDir(dir: string, files: { config?: string; workflows?: Record<string, string> }): string {
+  mkdirSync(join(dir, "workflows"), { recursive: true });
+  if (files.config !== undefined) writeFile(join(dir, "config.yaml"), files.config);
+  for (const [name, text] of Object.entries(files.workflows ?? {})) writeFile(join(dir, "workflows", name), text);
+  return dir;
+}
+
+/** One JSON request to the daemon's API: the status and the parsed body (text when not JSON). */
+export async function callApi(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { raw?: string; contentType?: string } = {},
+): Promise<{ status: number; body: Json }> {
+  const text = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: text === undefined ? {} : { "content-type": options.contentType ?? "application/json" },
+    ...(text === undefined ? {} : { body: text }),
+  });
+  const answer = await response.text();
+  let parsed: unknown = answer;
+  try {
+    parsed = JSON.parse(answer);
+  } catch {
+    parsed = answer;
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** Polls a run through the API until it reaches a final status; returns the run view. */
+export async function waitForRun(baseUrl: string, runId: string, timeoutMs = 15_000): Promise<Json> {
+  let run: Json;
+  await waitFor(
+    async () => {
+      run = (await callApi(baseUrl, "GET", `/api/runs/${runId}`)).body;
+      return ["succeeded", "failed", "cancelled"].includes(run?.status);
+    },
+    timeoutMs,
+    50,
+  );
+  return run;
 }
