@@ -109,7 +109,13 @@ export class Daemon implements DaemonApi {
     await this.network.start();
     this.outbox.setOnline(this.network.online);
     if (this.options.serve !== false) {
-      const server = new HttpServer({ host: config.server.host, port: config.server.port, token: config.server.token, api: this });
+      const server = new HttpServer({
+        host: config.server.host,
+        port: config.server.port,
+        token: config.server.token,
+        api: this,
+        logger: this.logger,
+      });
       await server.listen();
       this.server = server;
     }
@@ -224,7 +230,8 @@ export class Daemon implements DaemonApi {
   }
 
   async runWorkflow(name: string, inputs: Record<string, unknown>, wait: boolean): Promise<unknown> {
-    if (this.stopping) throw new LocalAgentError("bad_request", "the daemon is shutting down", { retryable: true });
+    if (this.stopping)
+      throw new LocalAgentError("unavailable", "the daemon is shutting down; retry after it restarts", { retryable: true });
     const { run, done } = this.submit(this.workflow(name), { trigger: "api", inputs });
     if (!wait) return { run_id: run.id, status: run.status };
     const finished = await done;

@@ -320,6 +320,7 @@ class RunState {
         path,
         stepKey: `${this.run.id}:${path}`,
         attempt,
+        interrupted: retries === 0 && record?.status === "running",
         config: rendered,
         env: Object.fromEntries(Object.entries(env).map(([key, value]) => [key, String(value)])),
         scope,

@@ -46,6 +46,8 @@ export interface StepContext<Config = Record<string, unknown>> {
   /** Stable across re-runs of the same step: commands can deduplicate with it. */
   stepKey: string;
   attempt: number;
+  /** True when this step was in flight when the daemon stopped (crash, kill -9): leftovers of that attempt may still run. */
+  interrupted: boolean;
   /** Type-specific fields with templates rendered. */
   config: Config;
   env: Record<string, string>;

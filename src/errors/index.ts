@@ -12,7 +12,8 @@ export type ErrorCode =
   | "no_model_provider"
   | "delivery_failed"
   | "store_error"
-  | "bad_request";
+  | "bad_request"
+  | "unavailable";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */
 export interface SourcePosition {

@@ -6,6 +6,8 @@ export {
   evaluateExpression,
   isTemplate,
   renderDeep,
+  splitTemplate,
+  type TemplatePart,
   renderTemplate,
   stringify,
   templateExpressions,

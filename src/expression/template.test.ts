@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkTemplate, evaluateCondition, renderTemplate } from "./template.js";
+import { checkTemplate, evaluateCondition, renderTemplate, splitTemplate } from "./template.js";
 
 describe("templates", () => {
   it("evaluates the seed's condition on text output", () => {
@@ -30,5 +30,16 @@ describe("templates", () => {
     expect(renderTemplate("{{ output | lines | length }}", { output: "a\nb\n" })).toBe(2);
     expect(renderTemplate("{{ inputs.x | default('none') }}", { inputs: {} })).toBe("none");
     expect(renderTemplate("{{ inputs.name | upper }}", { inputs: { name: "ada" } })).toBe("ADA");
+  });
+});
+
+describe("splitTemplate", () => {
+  it("cuts literals and expressions and marks | raw", () => {
+    expect(splitTemplate("a {{ x }} b {{ y | raw }}")).toEqual([
+      { literal: "a " },
+      { expression: " x ", raw: false },
+      { literal: " b " },
+      { expression: " y | raw ", raw: true },
+    ]);
   });
 });

@@ -36,6 +36,8 @@ jexl.addTransform("join", (value: unknown, separator: unknown) =>
 );
 jexl.addTransform("keys", (value: unknown) => (value && typeof value === "object" ? Object.keys(value) : []));
 jexl.addTransform("parseJson", (value: unknown): unknown => JSON.parse(String(value)));
+// Marks an interpolation as trusted in escaped contexts (shell commands); the value is unchanged.
+jexl.addTransform("raw", (value: unknown) => value);
 jexl.addTransform("iso", (value: unknown) => new Date(Number(value)).toISOString());
 jexl.addTransform("contains", (value: unknown, needle: unknown) =>
   Array.isArray(value) ? value.includes(needle) : String(value ?? "").includes(String(needle)),
@@ -119,6 +121,27 @@ export function renderTemplate(text: string, scope: TemplateScope): unknown {
   }
   templateExpressions(text);
   return text.replace(TEMPLATE_PATTERN, (_match, expression: string) => stringify(evaluateExpression(expression, scope)));
+}
+
+const RAW_SUFFIX = /\|\s*raw\s*$/;
+
+/** A template cut into literal text and expressions, in order. */
+export type TemplatePart = { literal: string } | { expression: string; raw: boolean };
+
+/** Splits a template; `raw` marks an expression ending in `| raw` (trusted, not escaped). */
+export function splitTemplate(text: string): TemplatePart[] {
+  templateExpressions(text);
+  const parts: TemplatePart[] = [];
+  let last = 0;
+  for (const match of text.matchAll(TEMPLATE_PATTERN)) {
+    const index = match.index ?? 0;
+    if (index > last) parts.push({ literal: text.slice(last, index) });
+    const expression = match[1] ?? "";
+    parts.push({ expression, raw: RAW_SUFFIX.test(expression) });
+    last = index + match[0].length;
+  }
+  if (last < text.length) parts.push({ literal: text.slice(last) });
+  return parts;
 }
 
 /** Renders every string inside a JSON-like value; other values pass through. */

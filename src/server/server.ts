@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { WebSocket, WebSocketServer } from "ws";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
 import type { LocalAgentEvent } from "../events/index.js";
+import type { Logger } from "../logger/index.js";
 import type { DaemonApi } from "./daemon-api.js";
 
 export interface ServerOptions {
@@ -11,6 +12,8 @@ export interface ServerOptions {
   port: number;
   token: string | undefined;
   api: DaemonApi;
+  /** Where unexpected (5xx) errors are logged. */
+  logger?: Logger;
 }
 
 const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
@@ -18,6 +21,7 @@ const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
   run_not_found: 404,
   bad_request: 400,
   workflow_invalid: 400,
+  unavailable: 503,
 };
 
 /** The HTTP + WebSocket interface on 127.0.0.1:8080: REST under /api, events on /ws, /healthz. */
@@ -43,10 +47,12 @@ export class HttpServer {
         done(new LocalAgentError("bad_request", "request body is not valid JSON"), undefined);
       }
     });
-    this.app.setErrorHandler((error: unknown, _request, reply) => {
+    this.app.setErrorHandler((error: unknown, request, reply) => {
       const status =
         error instanceof LocalAgentError ? (STATUS_BY_CODE[error.code] ?? 500) : ((error as { statusCode?: number }).statusCode ?? 500);
       const code = error instanceof LocalAgentError ? error.code : status >= 500 ? "internal_error" : "bad_request";
+      if (status >= 500 && status !== 503)
+        this.options.logger?.error({ err: error, method: request.method, url: request.url.split("?")[0] }, "API request failed");
       void reply.status(status).send({ error: { code, message: errorMessage(error) } });
     });
     this.app.setNotFoundHandler((request, reply) => {

@@ -1,19 +1,30 @@
+import { spawn } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { makeTempDir } from "../../../test/helpers/index.js";
+import { makeTempDir, waitFor } from "../../../test/helpers/index.js";
 import { systemClock } from "../../clock/index.js";
 import type { StepContext } from "../../engine/index.js";
 import { LocalAgentError } from "../../errors/index.js";
 import { EventBus } from "../../events/index.js";
 import { createSilentLogger } from "../../logger/index.js";
 import type { StepDefinition, WorkflowDefinition } from "../../workflow/index.js";
+import { findLeftoverGroups } from "./leftovers.js";
 import { shellStep, type ShellConfig } from "./shell-step.js";
 
 const temp = makeTempDir("localagent-shell-");
 afterAll(() => temp.cleanup());
 
-function context(config: ShellConfig, options: { signal?: AbortSignal; maxOutputBytes?: number; env?: Record<string, string> } = {}) {
+function context(
+  config: ShellConfig,
+  options: {
+    signal?: AbortSignal;
+    maxOutputBytes?: number;
+    env?: Record<string, string>;
+    interrupted?: boolean;
+    scope?: Record<string, unknown>;
+  } = {},
+) {
   const step: StepDefinition = {
     name: "sh",
     type: "shell",
@@ -42,9 +53,10 @@ function context(config: ShellConfig, options: { signal?: AbortSignal; maxOutput
     path: "sh",
     stepKey: "run_1:sh",
     attempt: 1,
+    interrupted: options.interrupted ?? false,
     config,
     env: options.env ?? {},
-    scope: {},
+    scope: options.scope ?? {},
     signal: options.signal ?? new AbortController().signal,
     abort: () => {},
     services: {
@@ -144,5 +156,65 @@ describe("shell step", () => {
     setTimeout(() => running.abort(reason), 100);
     await expect(pending).rejects.toBe(reason);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe("shell step after a crash", () => {
+  it("kills what an interrupted attempt left running before it starts again", async () => {
+    // Stands in for the shell a killed daemon left behind: own process group, same step key.
+    const orphan = spawn("/bin/sh", ["-c", "sleep 30 & sleep 30"], {
+      detached: true,
+      stdio: "ignore",
+      env: { ...process.env, LOCALAGENT_STEP_KEY: "run_1:sh" },
+    });
+    const group = orphan.pid ?? 0;
+    await waitFor(() => findLeftoverGroups("run_1:sh").includes(group));
+    const bystander = spawn("/bin/sh", ["-c", "sleep 30"], {
+      detached: true,
+      stdio: "ignore",
+      env: { ...process.env, LOCALAGENT_STEP_KEY: "run_1:other" },
+    });
+    try {
+      await expect(run({ command: "echo again" }, { interrupted: true })).resolves.toBe("again");
+      expect(findLeftoverGroups("run_1:sh")).toEqual([]);
+      expect(findLeftoverGroups("run_1:other")).toEqual([bystander.pid]);
+    } finally {
+      for (const pid of [group, bystander.pid ?? 0]) {
+        try {
+          process.kill(-pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    }
+  });
+
+  it("leaves other processes alone when the step was not interrupted", async () => {
+    const orphan = spawn("/bin/sh", ["-c", "sleep 30"], {
+      detached: true,
+      stdio: "ignore",
+      env: { ...process.env, LOCALAGENT_STEP_KEY: "run_1:sh" },
+    });
+    try {
+      await waitFor(() => findLeftoverGroups("run_1:sh").length === 1);
+      await expect(run({ command: "echo first" })).resolves.toBe("first");
+      expect(findLeftoverGroups("run_1:sh")).toEqual([orphan.pid]);
+    } finally {
+      process.kill(-(orphan.pid ?? 0), "SIGKILL");
+    }
+  });
+});
+
+describe("shell step templates", () => {
+  it("quotes every interpolated value, so data never becomes shell syntax", async () => {
+    const hostile = "x'; touch pwned; echo '$(touch pwned2)`touch pwned3`";
+    const output = await run({ command: "echo {{ inputs.name }} | cat" }, { scope: { inputs: { name: hostile } } });
+    expect(output).toBe(hostile);
+    for (const name of ["pwned", "pwned2", "pwned3"]) expect(existsSync(join(temp.dir, name))).toBe(false);
+  });
+
+  it("passes a trusted fragment through with | raw", async () => {
+    const output = await run({ command: "echo {{ inputs.words | raw }}" }, { scope: { inputs: { words: "a   b" } } });
+    expect(output).toBe("a b");
   });
 });

@@ -3,6 +3,8 @@ import { existsSync } from "node:fs";
 import { z } from "zod";
 import type { StepContext, StepResult, StepRunner } from "../../engine/index.js";
 import { LocalAgentError } from "../../errors/index.js";
+import { killLeftovers } from "./leftovers.js";
+import { renderShellCommand } from "./shell-template.js";
 
 export interface ShellConfig {
   command: string;
@@ -21,6 +23,8 @@ const DEFAULT_SHELL = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
  */
 export const shellStep: StepRunner<ShellConfig> = {
   type: "shell",
+  // The command is rendered by the step itself, with every interpolated value shell-quoted.
+  rawFields: ["command"],
   configShape: {
     command: z.string().min(1).describe("Shell command line (run with bash -c, or sh -c where bash is missing)"),
     cwd: z.string().optional().describe("Working directory (default: the workflow workspace)"),
@@ -34,7 +38,18 @@ export const shellStep: StepRunner<ShellConfig> = {
   run: runShell,
 };
 
-function runShell(context: StepContext<ShellConfig>): Promise<StepResult> {
+async function runShell(context: StepContext<ShellConfig>): Promise<StepResult> {
+  // An attempt interrupted by a crash may still be running: stop it before starting it again,
+  // so the step never overlaps itself.
+  if (context.interrupted) {
+    const killed = await killLeftovers(context.stepKey);
+    if (killed > 0) context.services.logger.warn({ step: context.path, groups: killed }, "killed leftovers of the interrupted attempt");
+  }
+  const command = renderShellCommand(context.config.command, context.scope);
+  return spawnShell({ ...context, config: { ...context.config, command } });
+}
+
+function spawnShell(context: StepContext<ShellConfig>): Promise<StepResult> {
   const { config, services, signal } = context;
   const limit = config.max_output ?? services.settings.maxOutputBytes;
   return new Promise<StepResult>((resolve, reject) => {
