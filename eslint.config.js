@@ -34,4 +34,6 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
+  // Benchmarks are plain ESM run against dist/ with no build step of their own; lint them without types.
+  { files: ["bench/**/*.js"], ...tseslint.configs.disableTypeChecked },
 );
