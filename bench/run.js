@@ -8,10 +8,12 @@ import { fileURLToPath } from "node:url";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
+/** Folders of shared code, not benchmarks. */
+const HELPERS = new Set(["support"]);
 
 function available() {
   return readdirSync(benchDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(benchDir, entry.name, "index.js")))
+    .filter((entry) => entry.isDirectory() && !HELPERS.has(entry.name) && existsSync(join(benchDir, entry.name, "index.js")))
     .map((entry) => entry.name)
     .sort();
 }
@@ -21,8 +23,8 @@ if (!name || name === "--help" || name === "-h") {
   process.stderr.write(`usage: npm run bench -- NAME [args]\nbenchmarks: ${available().join(", ")}\n`);
   process.exit(name ? 0 : 2);
 }
-if (!/^[a-z0-9][a-z0-9-]*$/i.test(name)) {
-  process.stderr.write(`bench: "${name}" is not a benchmark name (letters, digits, dashes)\n`);
+if (!/^[a-z0-9][a-z0-9-]*$/i.test(name) || HELPERS.has(name)) {
+  process.stderr.write(`bench: "${name}" is not a benchmark; have: ${available().join(", ")}\n`);
   process.exit(2);
 }
 const script = [join(benchDir, name, "index.js"), join(benchDir, `${name}.js`)].find((file) => existsSync(file));

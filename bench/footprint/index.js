@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import {
   freePort,
+  loadAverage,
   log,
   makeTempDir,
   median,
@@ -39,6 +40,7 @@ async function startDaemon(dataDir) {
 }
 
 const temp = makeTempDir("localagent-bench-footprint-");
+const loadAtStart = loadAverage();
 try {
   log(`footprint: ${RUNS} cold starts with --config examples, then ${IDLE_SECONDS} s idle`);
   await bareNodeStart(); // page cache warm-up, not counted
@@ -87,6 +89,7 @@ try {
     bareNodeStartMs: { median: round(median(nodeStarts)), all: nodeStarts.map((ms) => round(ms)) },
     readyOverBareNode: round(readyMedian / median(nodeStarts), 2),
     idle,
+    loadAverage: { start: loadAtStart, end: loadAverage() },
     targets: {
       readyUnderMs: 1000,
       readyMet: readyMedian < 1000,

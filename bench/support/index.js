@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -67,6 +67,26 @@ export function readRss(pid) {
   return { rss: field("VmRSS"), peak: field("VmHWM") };
 }
 
+const children = new Set();
+
+/** Children die with the benchmark: an interrupted run must not leave a daemon holding a port. */
+function trackChild(child) {
+  if (children.size === 0 && !trackChild.installed) {
+    trackChild.installed = true;
+    process.on("exit", () => {
+      for (const running of children) running.kill("SIGKILL");
+    });
+    for (const signal of ["SIGINT", "SIGTERM"]) {
+      process.once(signal, () => {
+        for (const running of children) running.kill("SIGTERM");
+        process.exit(130);
+      });
+    }
+  }
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+}
+
 /**
  * Spawns a node script (or the CLI) as a child process. `output()` holds what it wrote, `exited`
  * resolves with its exit code, `stop()` sends SIGTERM (SIGKILL after `graceMs`) and waits.
@@ -78,6 +98,7 @@ export function spawnNode(args, options = {}) {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  trackChild(child);
   let output = "";
   const keep = (chunk) => {
     output += chunk.toString();
@@ -161,4 +182,9 @@ export async function calibrateCpu(seconds = 1) {
   const wall = (performance.now() - started) / 1000;
   await child.exited;
   return round(used / wall, 2);
+}
+
+/** The 1-minute load average: other work on the machine skews every figure, so results record it. */
+export function loadAverage() {
+  return round(loadavg()[0], 2);
 }

@@ -2,6 +2,8 @@
 // JSON summary line on stdout. Argument: JSON {url, method, body, headers, connections, duration}.
 import autocannon from "autocannon";
 
+const cpuBefore = process.cpuUsage();
+
 const options = JSON.parse(process.argv[2] ?? "{}");
 const result = await autocannon({
   url: options.url,
@@ -13,6 +15,7 @@ const result = await autocannon({
   pipelining: 1,
   timeout: 10,
 });
+const cpu = process.cpuUsage(cpuBefore);
 const status = {};
 for (const [code, count] of Object.entries(result.statusCodeStats ?? {})) status[code] = count.count;
 process.stdout.write(
@@ -34,5 +37,7 @@ process.stdout.write(
     errors: result.errors,
     timeouts: result.timeouts,
     status,
+    // CPU the load generator itself used: near one core means it, not the server, set the pace.
+    loadGeneratorCpuCores: (cpu.user + cpu.system) / 1e6 / result.duration,
   })}\n`,
 );
