@@ -94,18 +94,37 @@ async function drive(label, url, pid) {
   return { loads, answered };
 }
 
+/** Runs and steps of the bench workflow, read in one transaction so both counts see the same snapshot. */
 function countRuns(path) {
   const database = new Database(path, { readonly: true, fileMustExist: true });
   try {
-    const byStatus = {};
-    for (const row of database.prepare("SELECT status, COUNT(*) AS n FROM runs WHERE workflow = 'bench' GROUP BY status").all()) {
-      byStatus[row.status] = row.n;
-    }
-    const steps = database.prepare("SELECT COUNT(*) AS n FROM steps WHERE status = 'succeeded'").get().n;
-    return { runs: byStatus, succeededSteps: steps };
+    return database.transaction(() => {
+      const byStatus = {};
+      for (const row of database.prepare("SELECT status, COUNT(*) AS n FROM runs WHERE workflow = 'bench' GROUP BY status").all()) {
+        byStatus[row.status] = row.n;
+      }
+      const steps = database.prepare("SELECT COUNT(*) AS n FROM steps WHERE status = 'succeeded'").get().n;
+      return { runs: byStatus, succeededSteps: steps };
+    })();
   } finally {
     database.close();
   }
+}
+
+/**
+ * Counts once the server has drained: requests already in its socket buffers when autocannon stops
+ * still run, so wait until nothing is queued or running and two reads agree.
+ */
+async function settledCounts(path) {
+  let previous = "";
+  for (let tries = 0; tries < 50; tries += 1) {
+    const counts = countRuns(path);
+    const key = JSON.stringify(counts);
+    if (key === previous && !counts.runs.queued && !counts.runs.running) return counts;
+    previous = key;
+    await sleep(200);
+  }
+  throw new Error(`${path}: the journal did not settle: ${previous}`);
 }
 
 /** autocannon stops counting at its deadline while the last requests still finish: allow one per connection. */
@@ -140,14 +159,8 @@ async function benchDaemon(temp) {
     if (!probe.ok || sample.status !== "succeeded") throw new Error(`daemon: a single run did not succeed: ${JSON.stringify(sample)}`);
     log(`daemon: pid ${daemon.child.pid}, sample outputs ${JSON.stringify(sample.outputs)}`);
     const { loads, answered } = await drive("daemon", daemon.url, daemon.child.pid);
-    // Let the runs whose answers autocannon no longer counted finish before counting.
-    for (let tries = 0; tries < 100; tries += 1) {
-      const health = await (await fetch(`${daemon.url}/healthz`)).json();
-      if (health.activeRuns === 0) break;
-      await sleep(50);
-    }
+    const journal = journalCheck(await settledCounts(join(dataDir, "localagent.db")), answered + 1);
     const latest = (await (await fetch(`${daemon.url}/api/runs?limit=1`)).json()).runs[0];
-    const journal = journalCheck(countRuns(join(dataDir, "localagent.db")), answered + 1);
     log(`daemon: journal ${JSON.stringify(journal)}; latest run ${latest?.id} ${latest?.status}`);
     return { loads, journal: { ...journal, latestRun: { workflow: latest?.workflow, status: latest?.status } } };
   } finally {
@@ -164,7 +177,7 @@ async function benchBaseline(temp) {
   try {
     await waitForOk(`${url}/healthz`, { process: server });
     const { loads, answered } = await drive("baseline", url, server.child.pid);
-    const journal = journalCheck(countRuns(path), answered);
+    const journal = journalCheck(await settledCounts(path), answered);
     log(`baseline: journal ${JSON.stringify(journal)}`);
     return { loads, journal };
   } finally {
