@@ -122,9 +122,9 @@ export function spawnNode(args, options = {}) {
   };
 }
 
-/** Starts `localagent start` in a child process (not waiting for it to be ready). */
-export function spawnDaemon({ configDir, dataDir, port, env = {} }) {
-  const daemon = spawnNode([CLI, "start", "--config", configDir, "--data-dir", dataDir, "--port", String(port)], { env });
+/** Starts `localagent start` in a child process (not waiting for it to be ready); `nodeArgs` go to node (e.g. --cpu-prof). */
+export function spawnDaemon({ configDir, dataDir, port, env = {}, nodeArgs = [] }) {
+  const daemon = spawnNode([...nodeArgs, CLI, "start", "--config", configDir, "--data-dir", dataDir, "--port", String(port)], { env });
   return { ...daemon, url: `http://127.0.0.1:${port}` };
 }
 

@@ -147,7 +147,9 @@ async function benchDaemon(temp) {
   writeFileSync(join(configDir, "config.yaml"), CONFIG);
   writeFileSync(join(configDir, "workflows", "bench.yaml"), WORKFLOW);
   const port = await freePort();
-  const daemon = spawnDaemon({ configDir, dataDir, port });
+  // BENCH_CPU_PROF=DIR: the daemon writes a V8 CPU profile there when it stops (see bench/support/profile-top.js).
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const daemon = spawnDaemon({ configDir, dataDir, port, nodeArgs: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [] });
   try {
     await waitForOk(`${daemon.url}/healthz`, { process: daemon });
     const probe = await fetch(`${daemon.url}/api/workflows/bench/run?wait=1`, {
@@ -206,6 +208,8 @@ try {
     baseline,
     ratiosDaemonOverBaseline: ratios,
     busyLoopCpuCores,
+    // The engine copies process.env into every run's template scope, so its size shows in µs/request.
+    environmentVariables: Object.keys(process.env).length,
     loadAverage: { start: loadAtStart, end: loadAverage() },
     target: { requestsPerSecond: TARGET, best, met: best >= TARGET },
   });
