@@ -30,9 +30,20 @@ export function secondsFromEnv(name, fallback) {
   return seconds;
 }
 
+const tempDirs = new Set();
+
+/** A fresh temp folder; removed by `cleanup()`, or at exit if the benchmark was interrupted. */
 export function makeTempDir(prefix) {
+  installExitHandlers();
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  tempDirs.add(dir);
+  return {
+    dir,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    },
+  };
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
@@ -69,20 +80,29 @@ export function readRss(pid) {
 
 const children = new Set();
 
-/** Children die with the benchmark: an interrupted run must not leave a daemon holding a port. */
-function trackChild(child) {
-  if (children.size === 0 && !trackChild.installed) {
-    trackChild.installed = true;
-    process.on("exit", () => {
-      for (const running of children) running.kill("SIGKILL");
+let exitHandlersInstalled = false;
+
+/**
+ * Children and temp folders go with the benchmark: an interrupted run must not leave a daemon
+ * holding a port or a database in /tmp.
+ */
+function installExitHandlers() {
+  if (exitHandlersInstalled) return;
+  exitHandlersInstalled = true;
+  process.on("exit", () => {
+    for (const running of children) running.kill("SIGKILL");
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  });
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.once(signal, () => {
+      for (const running of children) running.kill("SIGTERM");
+      process.exit(130);
     });
-    for (const signal of ["SIGINT", "SIGTERM"]) {
-      process.once(signal, () => {
-        for (const running of children) running.kill("SIGTERM");
-        process.exit(130);
-      });
-    }
   }
+}
+
+function trackChild(child) {
+  installExitHandlers();
   children.add(child);
   child.once("exit", () => children.delete(child));
 }
