@@ -104,7 +104,7 @@ export class Engine {
     }
     const run = this.options.store.getRun(runId);
     if (!run || (run.status !== "queued" && run.status !== "running")) return false;
-    this.finishRun(run.id, run.workflow, "cancelled", { error: "run cancelled" });
+    this.finishRun(run, "cancelled", { error: "run cancelled" });
     return true;
   }
 
@@ -132,12 +132,14 @@ export class Engine {
 
   private async runToEnd(workflow: WorkflowDefinition, runId: string, controller: AbortController): Promise<RunRecord> {
     const { store, services } = this.options;
-    const run = store.getRun(runId);
-    if (!run) throw new LocalAgentError("run_not_found", `run ${runId} not found`);
+    const queued = store.getRun(runId);
+    if (!queued) throw new LocalAgentError("run_not_found", `run ${runId} not found`);
     // Cancelled (or otherwise finished) while it waited for a slot: the journal has the last word.
-    if (run.status !== "queued" && run.status !== "running") return run;
+    if (queued.status !== "queued" && queued.status !== "running") return queued;
     const records = new Map(store.getSteps(runId).map((record) => [record.path, record]));
-    store.setRunStatus(runId, "running", { at: services.clock.now() });
+    const startedAt = services.clock.now();
+    store.setRunStatus(runId, "running", { at: startedAt });
+    const run: RunRecord = { ...queued, status: "running", startedAt: queued.startedAt ?? startedAt };
     services.events.emit({ type: "run-started", runId, workflow: workflow.name, resumed: records.size > 0, at: services.clock.now() });
     const state = new RunState(this, workflow, run, records, controller);
     let timer: ReturnType<typeof services.clock.setTimeout> | undefined;
@@ -148,25 +150,33 @@ export class Engine {
     }
     try {
       const output = await state.runSteps(workflow.steps, "", state.baseScope());
-      return this.finishRun(runId, workflow.name, "succeeded", { outputs: output });
+      return this.finishRun(run, "succeeded", { outputs: output });
     } catch (error) {
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
       if (reason instanceof ShutdownSignal) return store.getRun(runId) ?? run;
       const cancelled = reason instanceof LocalAgentError && reason.code === "step_cancelled";
-      return this.finishRun(runId, workflow.name, cancelled ? "cancelled" : "failed", { error: errorMessage(reason) });
+      return this.finishRun(run, cancelled ? "cancelled" : "failed", { error: errorMessage(reason) });
     } finally {
       if (timer) services.clock.clearTimeout(timer);
     }
   }
 
-  private finishRun(runId: string, workflow: string, status: RunStatus, fields: { error?: string; outputs?: unknown }): RunRecord {
+  /** Journals the end of a run and returns the final record (built here: the store already has it). */
+  private finishRun(run: RunRecord, status: RunStatus, fields: { error?: string; outputs?: unknown }): RunRecord {
     const { store, services } = this.options;
     const at = services.clock.now();
-    store.setRunStatus(runId, status, { error: fields.error ?? null, outputs: fields.outputs, at });
-    services.events.emit({ type: "run-finished", runId, workflow, status, ...(fields.error ? { error: fields.error } : {}), at });
-    const run = store.getRun(runId);
-    if (!run) throw new LocalAgentError("run_not_found", `run ${runId} vanished from the store`);
-    return run;
+    const error = fields.error ?? null;
+    const outputs = fields.outputs === undefined ? null : fields.outputs;
+    store.setRunStatus(run.id, status, { error, outputs: fields.outputs, at });
+    services.events.emit({
+      type: "run-finished",
+      runId: run.id,
+      workflow: run.workflow,
+      status,
+      ...(fields.error ? { error: fields.error } : {}),
+      at,
+    });
+    return { ...run, status, error, outputs, finishedAt: at };
   }
 
   /** @internal used by RunState */
@@ -415,11 +425,14 @@ function cacheStoreKey(workflow: string, key: string): string {
 
 let lastIdTime = 0;
 let idCounter = 0;
+/** Random per process, so ids made in the same millisecond by the daemon and the CLI still differ. */
+const PROCESS_ID_SUFFIX = randomBytes(4).toString("hex");
 
-/** Time-sortable run ids: `run_` + milliseconds + counter + random, base 36. */
+/** Time-sortable run ids: `run_` + milliseconds + counter (base 36) + a per-process random part. */
 export function createRunId(): string {
-  const now = Date.now();
+  // Never backwards (a clock jump back must not repeat an earlier id of this process).
+  const now = Math.max(Date.now(), lastIdTime);
   idCounter = now === lastIdTime ? idCounter + 1 : 0;
   lastIdTime = now;
-  return `run_${now.toString(36)}${idCounter.toString(36).padStart(3, "0")}${randomBytes(4).toString("hex")}`;
+  return `run_${now.toString(36)}${idCounter.toString(36).padStart(3, "0")}${PROCESS_ID_SUFFIX}`;
 }

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL, trigger TEXT NOT NULL,
   inputs TEXT NOT NULL, trigger_payload TEXT, outputs TEXT, error TEXT,
   created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
+DROP INDEX IF EXISTS runs_by_status;
+CREATE INDEX IF NOT EXISTS runs_unfinished ON runs(created_at) WHERE status IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs(workflow, created_at);
 CREATE TABLE IF NOT EXISTS steps (
   run_id TEXT NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL,
