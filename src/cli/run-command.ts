@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { systemClock } from "../clock/index.js";
-import { createRuntime, runningDaemonPid, runView } from "../daemon/index.js";
+import { claimRun, createRuntime, runningDaemonPid, runView } from "../daemon/index.js";
 import { errorMessage } from "../errors/index.js";
 import { EventBus } from "../events/index.js";
 import { createLogger } from "../logger/index.js";
@@ -61,7 +61,10 @@ export async function runFile(file: string, options: RunOptions, io: Io): Promis
   // While a daemon owns the data directory it delivers the outbox; two senders would race.
   if (daemonPid === undefined) runtime.outbox.start();
   try {
-    const run = await runtime.engine.start(workflow, { trigger: "cli", inputs });
+    const created = runtime.engine.createRun(workflow, { trigger: "cli", inputs });
+    // A daemon starting meanwhile must leave this run to us while we are alive.
+    claimRun(runtime.store, created.id);
+    const run = await runtime.engine.run(workflow, created.id);
     if (queued.length > 0) {
       if (daemonPid === undefined) await waitForDeliveries(runtime, queued, Number(options.deliveryTimeout) * 1000);
       const pending = runtime.store.listDeliveries({ status: "pending" }).filter((delivery) => queued.includes(delivery.id)).length;

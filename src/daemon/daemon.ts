@@ -12,7 +12,7 @@ import { createDefaultRegistry } from "../steps/index.js";
 import type { RunRecord, Store } from "../store/index.js";
 import { formatIssue, type WorkflowDefinition, type WorkflowIssue } from "../workflow/index.js";
 import { Dispatcher } from "./dispatcher.js";
-import { acquirePidLock } from "./pid-lock.js";
+import { acquirePidLock, runOwner } from "./pid-lock.js";
 import { deliveryView, runView, workflowView } from "./views.js";
 import { createRuntime } from "./runtime.js";
 import { loadWorkflowSet } from "./workflow-set.js";
@@ -167,9 +167,18 @@ export class Daemon implements DaemonApi {
 
   private resumeUnfinished(): void {
     for (const run of this.store.listUnfinishedRuns()) {
+      const owner = runOwner(this.store, run.id);
+      if (owner !== undefined) {
+        this.logger.info({ run: run.id, pid: owner }, "run belongs to a foreground localagent run; not resuming it");
+        continue;
+      }
       const workflow = this.workflows.get(run.workflow);
       if (!workflow) {
-        this.store.setRunStatus(run.id, "failed", { error: `workflow "${run.workflow}" is no longer defined`, at: this.clock.now() });
+        const hint = run.trigger === "cli" ? "; it was a foreground run: run its file again with localagent run" : "";
+        this.store.setRunStatus(run.id, "failed", {
+          error: `workflow "${run.workflow}" is not among the daemon's workflows${hint}`,
+          at: this.clock.now(),
+        });
         continue;
       }
       this.logger.info({ run: run.id, workflow: run.workflow }, "resuming run");

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LocalAgentError } from "../errors/index.js";
+import type { Store } from "../store/index.js";
 
 /** The pid of the daemon that owns this data directory, if one is alive. */
 export function runningDaemonPid(dataDir: string): number | undefined {
@@ -26,4 +27,24 @@ export function acquirePidLock(dataDir: string): () => void {
   return () => {
     if (runningDaemonPid(dataDir) === process.pid) rmSync(file, { force: true });
   };
+}
+
+const OWNER_NAMESPACE = "run-owner";
+
+/** Marks a run as executed by this (foreground) process, so a daemon does not resume it meanwhile. */
+export function claimRun(store: Store, runId: string): void {
+  store.compareAndSetState(OWNER_NAMESPACE, runId, { pid: process.pid }, null);
+}
+
+/** The pid of a live process other than this one that executes the run, if any. */
+export function runOwner(store: Store, runId: string): number | undefined {
+  const owner = store.getState(OWNER_NAMESPACE, runId)?.value as { pid?: number } | undefined;
+  const pid = owner?.pid;
+  if (pid === undefined || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
 }

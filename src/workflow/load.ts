@@ -84,6 +84,7 @@ export function loadWorkflowText(file: string, text: string, catalog: StepTypeCa
     workflows.push(workflow);
   }
   // A file with any problem loads nothing: half a workflow is worse than none.
+  issues.sort((a, b) => a.line - b.line || a.column - b.column);
   return { workflows: issues.length > 0 ? [] : workflows, issues };
 }
 

@@ -235,3 +235,35 @@ describe("localagent run beside a running daemon", () => {
     }
   });
 });
+
+describe("localagent run while a daemon starts on the same data dir", () => {
+  const temp = makeTempDir("localagent-run-owner-");
+  const configDir = join(temp.dir, "config");
+  const dataDir = join(temp.dir, "data");
+  afterAll(() => temp.cleanup());
+
+  it("the daemon leaves the foreground run alone: it finishes once, not failed, not resumed", async () => {
+    writeConfigDir(configDir, { config: "log_level: info\n", workflows: {} });
+    // The workflow file is outside the daemon's workflows/ folder, as foreground runs usually are.
+    const file = writeFile(
+      join(temp.dir, "slow.yaml"),
+      'workflow:\n  name: slow\n  tasks:\n    - name: wait\n      type: shell\n      command: "echo $LOCALAGENT_STEP_KEY >> trace; sleep 2"\n    - name: done\n      type: set\n      value: ok\n',
+    );
+    const foreground = runCli(["run", file, "--json", "--config", configDir, "--data-dir", dataDir]);
+    const trace = join(dataDir, "workspace", "trace");
+    await waitFor(() => existsSync(trace), 10_000);
+    const daemon = await startDaemon({ configDir, dataDir });
+    try {
+      const result = await foreground;
+      expect(result.code).toBe(0);
+      const run = JSON.parse(result.stdout);
+      expect(run).toMatchObject({ status: "succeeded", outputs: "ok" });
+      expect(readFileSync(trace, "utf8").trim().split("\n")).toEqual([`${run.id}:wait`]);
+      expect(daemon.output()).toContain("not resuming it");
+      const shown = await callApi(daemon.url, "GET", `/api/runs/${run.id}`);
+      expect(shown.body.status).toBe("succeeded");
+    } finally {
+      expect(await daemon.stop("SIGTERM")).toBe(0);
+    }
+  });
+});
