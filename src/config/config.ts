@@ -99,8 +99,12 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
     outbox: { backoffMs: parseDuration(file.outbox?.backoff ?? "1s"), maxBackoffMs: parseDuration(file.outbox?.max_backoff ?? "5m") },
     notifications: resolveNotifications(file.notifications ?? {}, env, at),
     memoryLimitBytes: memoryLimit === undefined ? undefined : parseByteSize(memoryLimit),
-    modelPath: options.modelPath ?? (file.model_path ? relative(file.model_path) : undefined),
-    platformConfig: options.platformConfig ?? (file.platform_config ? relative(file.platform_config) : undefined),
+    modelPath: options.modelPath ? resolve(options.modelPath) : file.model_path ? relative(file.model_path) : undefined,
+    platformConfig: options.platformConfig
+      ? resolve(options.platformConfig)
+      : file.platform_config
+        ? relative(file.platform_config)
+        : undefined,
     extensions,
   };
 }

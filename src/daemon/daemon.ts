@@ -85,6 +85,7 @@ export class Daemon implements DaemonApi {
     const { config } = this.options;
     this.startedAt = this.clock.now();
     mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.cacheDir, { recursive: true });
     this.releaseLock = acquirePidLock(config.dataDir);
     const runtime = createRuntime({
       config,
@@ -127,7 +128,18 @@ export class Daemon implements DaemonApi {
     });
     this.fireEvent("daemon.start", { at: this.startedAt });
     this.logger.info(
-      { port: this.port, host: config.server.host, workflows: this.workflows.size, problems: this.issues.length, dataDir: config.dataDir },
+      {
+        port: this.port,
+        host: config.server.host,
+        workflows: this.workflows.size,
+        problems: this.issues.length,
+        dataDir: config.dataDir,
+        cacheDir: config.cacheDir,
+        // Accepted now, consumed by the model and channel layers.
+        ...(config.modelPath ? { modelPath: config.modelPath } : {}),
+        ...(config.platformConfig ? { platformConfig: config.platformConfig } : {}),
+        ...(config.memoryLimitBytes ? { memoryLimitBytes: config.memoryLimitBytes } : {}),
+      },
       "localagent ready",
     );
   }

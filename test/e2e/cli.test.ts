@@ -267,3 +267,44 @@ describe("localagent run while a daemon starts on the same data dir", () => {
     }
   });
 });
+
+describe("localagent start with the seed's flags", () => {
+  const temp = makeTempDir("localagent-seed-flags-");
+  afterAll(() => temp.cleanup());
+
+  it("accepts --model-path, --platform-config, --cache-dir and --memory-limit and hands them on", async () => {
+    const configDir = writeConfigDir(join(temp.dir, "config"), { config: "log_level: info\n", workflows: {} });
+    const cacheDir = join(temp.dir, "task_cache");
+    const daemon = await startDaemon({
+      configDir,
+      dataDir: join(temp.dir, "data"),
+      args: [
+        "--model-path",
+        "./llama3-compact-4bit",
+        "--platform-config",
+        "platforms.json",
+        "--cache-dir",
+        cacheDir,
+        "--memory-limit",
+        "6g",
+      ],
+    });
+    try {
+      expect(existsSync(cacheDir)).toBe(true);
+      const ready = daemon
+        .output()
+        .split("\n")
+        .map((line) => (line.startsWith("{") ? JSON.parse(line) : {}))
+        .find((line) => line.msg === "localagent ready");
+      // Relative paths are taken from the working directory, as a shell user expects.
+      expect(ready).toMatchObject({
+        cacheDir,
+        modelPath: join(process.cwd(), "llama3-compact-4bit"),
+        platformConfig: join(process.cwd(), "platforms.json"),
+        memoryLimitBytes: 6 * 1024 ** 3,
+      });
+    } finally {
+      expect(await daemon.stop("SIGTERM")).toBe(0);
+    }
+  });
+});
