@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import { existsSync } from "node:fs";
 import { loadConfig, type ResolvedConfig } from "../config/index.js";
+import { MemoryStore, SqliteStore, type Store } from "../store/index.js";
 
 /** Options shared by every command that reads the config and data directories. */
 export interface CommonOptions {
@@ -48,4 +50,9 @@ export function printTable(io: Io, headers: string[], rows: string[][]): void {
       .trimEnd();
   io.out(`${format(headers)}\n`);
   for (const row of rows) io.out(`${format(row)}\n`);
+}
+
+/** The data directory's store for reading; an empty one when nothing ran yet (no files are created). */
+export function openStoreForReading(config: ResolvedConfig): Store {
+  return existsSync(config.databasePath) ? new SqliteStore({ path: config.databasePath }) : new MemoryStore();
 }

@@ -7,8 +7,8 @@ import { createLogger } from "../logger/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
 import { errorMessage } from "../errors/index.js";
 import type { RunStatus } from "../events/index.js";
-import { SqliteStore, type RunRecord } from "../store/index.js";
-import { addCommonOptions, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
+import type { RunRecord, Store } from "../store/index.js";
+import { addCommonOptions, openStoreForReading, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
 import { ProgressPrinter } from "./progress.js";
 
 interface ListOptions extends CommonOptions {
@@ -141,7 +141,7 @@ async function actLocally(config: ResolvedConfig, action: "resume" | "cancel", i
   }
 }
 
-function withStore(options: CommonOptions, io: Io, setExit: (code: number) => void, work: (store: SqliteStore) => void): void {
+function withStore(options: CommonOptions, io: Io, setExit: (code: number) => void, work: (store: Store) => void): void {
   let config: ResolvedConfig;
   try {
     config = resolveConfig(options);
@@ -149,7 +149,7 @@ function withStore(options: CommonOptions, io: Io, setExit: (code: number) => vo
     io.err(`${errorMessage(error)}\n`);
     return setExit(1);
   }
-  const store = new SqliteStore({ path: config.databasePath });
+  const store = openStoreForReading(config);
   try {
     work(store);
   } finally {

@@ -2,9 +2,8 @@ import type { Command } from "commander";
 import { Cron } from "croner";
 import { describeTrigger, loadWorkflowSet } from "../daemon/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
-import { SqliteStore } from "../store/index.js";
 import { formatIssue, type WorkflowDefinition } from "../workflow/index.js";
-import { addCommonOptions, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
+import { addCommonOptions, openStoreForReading, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
 
 /** `localagent workflows list`: each workflow's triggers, next fire time and last run. */
 export function registerWorkflows(program: Command, io: Io, setExit: (code: number) => void): void {
@@ -15,7 +14,7 @@ export function registerWorkflows(program: Command, io: Io, setExit: (code: numb
     .action((options: CommonOptions) => {
       const config = resolveConfig(options);
       const set = loadWorkflowSet([config.workflowsDir, ...config.workflowPaths], createDefaultRegistry());
-      const store = new SqliteStore({ path: config.databasePath });
+      const store = openStoreForReading(config);
       try {
         const rows = [...set.workflows.values()].map((workflow) => {
           const last = store.listRuns({ workflow: workflow.name, limit: 1 })[0];

@@ -9,7 +9,7 @@ export interface TimerHandle {
   readonly id: unknown;
 }
 
-/** The real clock, with unref'd timers so they never keep a finished process alive. */
+/** The real clock. Its timers keep the process alive on purpose: a foreground run must not exit in a retry backoff. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(callback, delayMs) {

@@ -65,6 +65,19 @@ steps:
     expect(run.outputs).toBe("after");
   });
 
+  it("needs: [] makes a root step that runs beside the first one", async () => {
+    const waitFor = (mine: string, other: string): string =>
+      `touch ${mine}.started; for i in $(seq 100); do [ -f ${other}.started ] && exit 0; sleep 0.05; done; exit 1`;
+    const workflow = harness.load(`
+name: roots
+steps:
+  - { name: first, type: shell, command: "${waitFor("first", "second")}" }
+  - { name: second, type: shell, needs: [], command: "${waitFor("second", "first")}" }
+`);
+    const run = await harness.engine.start(workflow);
+    expect(run.status, run.error ?? "").toBe("succeeded");
+  });
+
   it("runs independent needs branches concurrently and joins them in dependency order", async () => {
     // a and b each wait for the other's marker: they can only both succeed when they overlap.
     const waitFor = (mine: string, other: string): string =>

@@ -226,7 +226,7 @@ class RunState {
     const dependencies = new Map<string, string[]>();
     flow.forEach((step, index) => {
       const previous = flow[index - 1];
-      dependencies.set(step.name, step.needs.length > 0 ? step.needs : previous ? [previous.name] : []);
+      dependencies.set(step.name, step.needs.length > 0 || step.needsGiven ? step.needs : previous ? [previous.name] : []);
     });
     const stepScope = { ...(scope.steps as Record<string, unknown>) };
     const outcomes = new Map<string, StepOutcome>();

@@ -244,6 +244,7 @@ class WorkflowBuilder {
       onFailure: failurePolicy(raw.on_failure),
       env: stringRecord(raw.env as Record<string, unknown> | undefined),
       needs: raw.needs === undefined ? [] : Array.isArray(raw.needs) ? raw.needs.map(String) : [String(raw.needs)],
+      ...(raw.needs === undefined ? {} : { needsGiven: true }),
       cacheMode: raw.cache_mode === "value" ? "value" : "delta",
       config,
       position: { file: this.source.file, ...this.source.position(path) },

@@ -26,8 +26,10 @@ export interface StepDefinition {
   retry?: RetryPolicy;
   onFailure: FailurePolicy;
   env: Record<string, string>;
-  /** Steps that must finish first. Defaults to the previous step in the list. */
+  /** Steps that must finish first. Defaults to the previous step in the list; `needs: []` makes a root step. */
   needs: string[];
+  /** True when `needs:` was written (so an empty list means "no dependency", not "the previous step"). */
+  needsGiven?: boolean;
   cacheKey?: string;
   cacheMode: "delta" | "value";
   config: Record<string, unknown>;

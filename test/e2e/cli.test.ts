@@ -308,3 +308,22 @@ describe("localagent start with the seed's flags", () => {
     }
   });
 });
+
+describe("read-only commands on a fresh machine", () => {
+  const temp = makeTempDir("localagent-fresh-");
+  afterAll(() => temp.cleanup());
+
+  it("workflows list and runs list create no data directory", async () => {
+    const configDir = writeConfigDir(join(temp.dir, "config"), {
+      workflows: { "a.yaml": "workflow:\n  name: a\n  every: 5m\n  tasks:\n    - { type: set, value: 1 }\n" },
+    });
+    const dataDir = join(temp.dir, "never-created");
+    const workflows = await runCli(["workflows", "list", "--json", "--config", configDir, "--data-dir", dataDir]);
+    expect(workflows.code).toBe(0);
+    expect(JSON.parse(workflows.stdout).workflows[0]).toMatchObject({ name: "a", triggers: ["every 300s"], last_run: null });
+    const runs = await runCli(["runs", "list", "--json", "--config", configDir, "--data-dir", dataDir]);
+    expect(runs.code).toBe(0);
+    expect(JSON.parse(runs.stdout)).toEqual([]);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
