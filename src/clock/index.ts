@@ -10,6 +10,8 @@ export interface TimerHandle {
 }
 
 /** The real clock. Its timers keep the process alive on purpose: a foreground run must not exit in a retry backoff. */
+export { ManualClock } from "./manual-clock.js";
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(callback, delayMs) {

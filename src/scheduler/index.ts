@@ -1,2 +1,3 @@
 export type { Fire, FireHandler, Scheduler, TriggerSource } from "./scheduler.js";
 export { SimpleScheduler } from "./simple-scheduler.js";
+export { TimingWheel, type TimingWheelOptions, type WheelTimer } from "./timing-wheel.js";

@@ -1,47 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Clock, TimerHandle } from "../clock/index.js";
+import { ManualClock } from "../clock/index.js";
 import type { TriggerDefinition, WorkflowDefinition } from "../workflow/index.js";
 import type { Fire } from "./index.js";
 import { SimpleScheduler } from "./index.js";
-
-/** A clock that only moves when told to, firing due timers in time order. */
-class ManualClock implements Clock {
-  private timers: Array<{ id: number; at: number; callback: () => void }> = [];
-  private nextId = 0;
-
-  constructor(private current: number) {}
-
-  now(): number {
-    return this.current;
-  }
-
-  setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const id = ++this.nextId;
-    this.timers.push({ id, at: this.current + Math.max(0, delayMs), callback });
-    return { id };
-  }
-
-  clearTimeout(handle: TimerHandle): void {
-    this.timers = this.timers.filter((timer) => timer.id !== handle.id);
-  }
-
-  advance(ms: number): void {
-    const end = this.current + ms;
-    for (;;) {
-      const due = this.timers.filter((timer) => timer.at <= end).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((timer) => timer !== due);
-      this.current = Math.max(this.current, due.at);
-      due.callback();
-    }
-    this.current = end;
-  }
-
-  /** Moves time without firing anything, as when the process was suspended. */
-  jump(ms: number): void {
-    this.current += ms;
-  }
-}
 
 function workflow(name: string, triggers: TriggerDefinition[], enabled = true): WorkflowDefinition {
   return { name, file: `${name}.yaml`, triggers, inputs: {}, env: {}, steps: [], priority: 0, misfire: "once", enabled };
