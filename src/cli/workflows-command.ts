@@ -1,8 +1,9 @@
 import type { Command } from "commander";
-import { Cron } from "croner";
 import { describeTrigger, loadWorkflowSet } from "../daemon/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
-import { formatIssue, type WorkflowDefinition } from "../workflow/index.js";
+import { formatIssue } from "../workflow/index.js";
+import { systemClock } from "../clock/index.js";
+import { WheelScheduler } from "../scheduler/index.js";
 import { addCommonOptions, openStoreForReading, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
 
 /** `localagent workflows list`: each workflow's triggers, next fire time and last run. */
@@ -15,13 +16,16 @@ export function registerWorkflows(program: Command, io: Io, setExit: (code: numb
       const config = resolveConfig(options);
       const set = loadWorkflowSet([config.workflowsDir, ...config.workflowPaths], createDefaultRegistry());
       const store = openStoreForReading(config);
+      // The daemon's own scheduler computes the times (not started: it arms nothing).
+      const scheduler = new WheelScheduler({ clock: systemClock });
+      scheduler.setWorkflows([...set.workflows.values()]);
       try {
         const rows = [...set.workflows.values()].map((workflow) => {
           const last = store.listRuns({ workflow: workflow.name, limit: 1 })[0];
           return {
             name: workflow.name,
             triggers: workflow.triggers.map(describeTrigger),
-            next_fire_at: nextFire(workflow),
+            next_fire_at: iso(scheduler.nextFireAt(workflow.name)),
             last_run: last ? { id: last.id, status: last.status, at: new Date(last.createdAt).toISOString() } : null,
             file: workflow.file,
           };
@@ -47,11 +51,6 @@ export function registerWorkflows(program: Command, io: Io, setExit: (code: numb
     });
 }
 
-function nextFire(workflow: WorkflowDefinition): string | null {
-  const times = workflow.triggers.flatMap((trigger) => {
-    if (trigger.kind !== "cron") return [];
-    const next = new Cron(trigger.expression, { paused: true, ...(trigger.timezone ? { timezone: trigger.timezone } : {}) }).nextRun();
-    return next ? [next.getTime()] : [];
-  });
-  return times.length > 0 ? new Date(Math.min(...times)).toISOString() : null;
+function iso(at: number | null): string | null {
+  return at === null ? null : new Date(at).toISOString();
 }

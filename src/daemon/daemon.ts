@@ -6,7 +6,7 @@ import { errorMessage, LocalAgentError } from "../errors/index.js";
 import { EventBus, type LocalAgentEvent, type RunStatus } from "../events/index.js";
 import { createLogger, type Logger } from "../logger/index.js";
 import { NetworkMonitor, type ConnectivityProbe, type Outbox } from "../outbox/index.js";
-import { SimpleScheduler, type Scheduler } from "../scheduler/index.js";
+import { createWheelClock, TimingWheel, WheelScheduler, type Scheduler } from "../scheduler/index.js";
 import { HttpServer, type DaemonApi } from "../server/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
 import type { RunRecord, Store } from "../store/index.js";
@@ -46,6 +46,7 @@ export class Daemon implements DaemonApi {
   private server: HttpServer | undefined;
   private network!: NetworkMonitor;
   private readonly scheduler: Scheduler;
+  private readonly wheel: TimingWheel;
   private workflows = new Map<string, WorkflowDefinition>();
   private issues: WorkflowIssue[] = [];
   private releaseLock: (() => void) | undefined;
@@ -53,11 +54,21 @@ export class Daemon implements DaemonApi {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: DaemonOptions) {
-    this.clock = options.clock ?? systemClock;
+    const base = options.clock ?? systemClock;
     this.logger = options.logger ?? createLogger({ level: options.config.logLevel });
     this.events = new EventBus((error) => this.logger.error({ err: error }, "event listener failed"));
     this.registry = options.registry ?? createDefaultRegistry();
-    this.scheduler = options.scheduler ?? new SimpleScheduler(this.clock);
+    // One wheel holds every timer of the daemon: schedules, step timeouts, retry backoffs, outbox delays.
+    this.wheel = new TimingWheel({ clock: base, onError: (error) => this.logger.error({ err: error }, "timer callback failed") });
+    this.clock = createWheelClock(this.wheel, base);
+    this.scheduler =
+      options.scheduler ??
+      new WheelScheduler({
+        clock: base,
+        wheel: this.wheel,
+        lastFire: (workflow) => this.store.getLastFire(workflow),
+        onError: (error) => this.logger.error({ err: error }, "scheduled fire failed"),
+      });
   }
 
   get config(): ResolvedConfig {
@@ -122,6 +133,8 @@ export class Daemon implements DaemonApi {
     }
     this.resumeUnfinished();
     this.outbox.start();
+    this.wheel.start();
+    this.recordScheduleBaseline();
     this.scheduler.start((fire) => {
       this.store.setLastFire(fire.workflow.name, fire.scheduledAt);
       this.submit(fire.workflow, { trigger: fire.trigger });
@@ -172,9 +185,22 @@ export class Daemon implements DaemonApi {
     await this.engine?.drain(this.config.shutdownGraceMs);
     await this.server?.close();
     await this.outbox?.stop();
+    this.wheel.stop();
     this.store?.close();
     this.releaseLock?.();
     this.logger.info("stopped");
+  }
+
+  /**
+   * A scheduled workflow that never fired gets "now" as its last fire, so time the daemon is down
+   * from here on counts as missed (misfire policy) even before its first fire.
+   */
+  private recordScheduleBaseline(): void {
+    const now = this.clock.now();
+    for (const workflow of this.workflows.values()) {
+      const timed = workflow.triggers.some((trigger) => trigger.kind === "cron" || trigger.kind === "every");
+      if (timed && this.store.getLastFire(workflow.name) === undefined) this.store.setLastFire(workflow.name, now);
+    }
   }
 
   private resumeUnfinished(): void {

@@ -320,7 +320,13 @@ describe("read-only commands on a fresh machine", () => {
     const dataDir = join(temp.dir, "never-created");
     const workflows = await runCli(["workflows", "list", "--json", "--config", configDir, "--data-dir", dataDir]);
     expect(workflows.code).toBe(0);
-    expect(JSON.parse(workflows.stdout).workflows[0]).toMatchObject({ name: "a", triggers: ["every 300s"], last_run: null });
+    const listed = JSON.parse(workflows.stdout).workflows[0];
+    expect(listed).toMatchObject({ name: "a", triggers: ["every 300s"], last_run: null });
+    // every: runs on a fixed 5-minute grid, so its next fire is known without a daemon.
+    const next = new Date(listed.next_fire_at).getTime();
+    expect(next % 300_000).toBe(0);
+    expect(next - Date.now()).toBeGreaterThan(0);
+    expect(next - Date.now()).toBeLessThanOrEqual(300_000);
     const runs = await runCli(["runs", "list", "--json", "--config", configDir, "--data-dir", dataDir]);
     expect(runs.code).toBe(0);
     expect(JSON.parse(runs.stdout)).toEqual([]);
