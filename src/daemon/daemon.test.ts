@@ -88,3 +88,87 @@ describe("Daemon (in process)", () => {
     await expect(instance.runWorkflow("bad", {}, true)).resolves.toMatchObject({ status: "succeeded", outputs: 2 });
   });
 });
+
+describe("Daemon triggers (in process)", () => {
+  let dir: string;
+  let daemon: Daemon | undefined;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "localagent-daemon-triggers-"));
+    mkdirSync(join(dir, "config", "workflows"), { recursive: true });
+    writeFileSync(join(dir, "config", "config.yaml"), "network: { probe_interval: 1h }\n");
+  });
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function workflow(name: string, text: string): void {
+    writeFileSync(join(dir, "config", "workflows", `${name}.yaml`), text);
+  }
+
+  async function start(): Promise<{ daemon: Daemon; events: LocalAgentEvent[] }> {
+    const config = loadConfig({ configDir: join(dir, "config"), dataDir: join(dir, "data"), port: 0 });
+    const instance = new Daemon({ config, logger: createSilentLogger(), probe: () => true, serve: false });
+    daemon = instance;
+    const events: LocalAgentEvent[] = [];
+    instance.events.subscribe((event) => events.push(event));
+    await instance.start();
+    return { daemon: instance, events };
+  }
+
+  it("runs a chat command handed over by a channel, with its arguments as trigger", async () => {
+    workflow(
+      "deploy",
+      "workflow:\n  name: deploy\n  on: chat:/deploy\n  tasks:\n    - { type: set, value: '{{ trigger.args[0] }} by {{ trigger.user }}' }\n",
+    );
+    const { daemon: instance, events } = await start();
+    const outcome = instance.chatCommands.receive({ text: "/deploy billing", platform: "web", user: "ada" });
+    expect(outcome).toMatchObject({ event: "chat:/deploy", runs: [{ workflow: "deploy" }], rejected: [] });
+    await until(() => events.some((event) => event.type === "run-finished"));
+    expect(instance.listRuns({ workflow: "deploy" })[0]).toMatchObject({ trigger: "event:chat:/deploy", outputs: "billing by ada" });
+    expect(instance.chatCommands.receive({ text: "/unknown" })).toMatchObject({ runs: [] });
+  });
+
+  it("refuses payloads the workflow's schema rejects: HTTP gets the errors, other sources log and emit trigger-rejected", async () => {
+    workflow(
+      "release",
+      [
+        "workflow:",
+        "  name: release",
+        "  on:",
+        "    - event: deploy",
+        "      schema: { type: object, required: [version], properties: { version: { type: string } } }",
+        "    - chat: /release",
+        "      schema: { type: object, properties: { args: { type: array, minItems: 1 } } }",
+        "  tasks:",
+        "    - { type: set, value: '{{ trigger.version }}' }",
+        "",
+      ].join("\n"),
+    );
+    const { daemon: instance, events } = await start();
+    expect(() => instance.fireEvent("deploy", { version: 3 })).toThrow(
+      expect.objectContaining({ code: "payload_invalid", details: expect.objectContaining({ event: "deploy" }) }),
+    );
+    expect(instance.chatCommands.receive({ text: "/release" })).toMatchObject({ runs: [], rejected: [{ workflow: "release" }] });
+    expect(events.filter((event) => event.type === "trigger-rejected")).toEqual([
+      expect.objectContaining({ workflow: "release", source: "http", errors: ["payload/version must be string"] }),
+      expect.objectContaining({ workflow: "release", source: "chat", errors: ["payload/args must NOT have fewer than 1 items"] }),
+    ]);
+    expect(instance.listRuns({})).toEqual([]);
+    expect(instance.fireEvent("deploy", { version: "2.0" })).toMatchObject({ runs: [{ workflow: "release" }] });
+  });
+
+  it("counts fires dropped by overlap: skip in the workflow view", async () => {
+    workflow("slow", "workflow:\n  name: slow\n  on: tick\n  overlap: skip\n  tasks:\n    - { type: shell, command: 'sleep 0.3' }\n");
+    const { daemon: instance } = await start();
+    expect(instance.fireEvent("tick", {})).toMatchObject({ runs: [{ workflow: "slow" }], skipped: [] });
+    expect(instance.fireEvent("tick", {})).toMatchObject({
+      runs: [],
+      skipped: [{ workflow: "slow", reason: "slow already has a run going (overlap: skip)" }],
+    });
+    await expect(instance.runWorkflow("slow", {}, false)).rejects.toMatchObject({ code: "conflict" });
+    expect(instance.getWorkflow("slow")).toMatchObject({ overlap: "skip", concurrency: null, skipped: 2 });
+  });
+});

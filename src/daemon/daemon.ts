@@ -2,18 +2,27 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { systemClock, type Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
-import { errorMessage, LocalAgentError } from "../errors/index.js";
+import { LocalAgentError } from "../errors/index.js";
 import { EventBus, type LocalAgentEvent, type RunStatus } from "../events/index.js";
 import { createLogger, type Logger } from "../logger/index.js";
-import { NetworkMonitor, type ConnectivityProbe, type Outbox } from "../outbox/index.js";
-import { createWheelClock, TimingWheel, WheelScheduler, type Scheduler } from "../scheduler/index.js";
+import type { ConnectivityProbe, Outbox } from "../outbox/index.js";
+import { createWheelClock, TimingWheel, WheelScheduler, type Scheduler, type TriggerSource } from "../scheduler/index.js";
 import { HttpServer, type DaemonApi } from "../server/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
 import type { RunRecord, Store } from "../store/index.js";
+import {
+  ChatCommandSource,
+  DaemonStartSource,
+  FileSource,
+  HttpEventSource,
+  NetworkSource,
+  TriggerHub,
+  WorkflowFinishedSource,
+} from "../triggers/index.js";
 import { formatIssue, type WorkflowDefinition, type WorkflowIssue } from "../workflow/index.js";
-import { Dispatcher } from "./dispatcher.js";
+import { Dispatcher, type Submission } from "./dispatcher.js";
 import { acquirePidLock, runOwner } from "./pid-lock.js";
-import { deliveryView, runView, workflowView } from "./views.js";
+import { deliveryView, runView, triggerOutcomeView, workflowView } from "./views.js";
 import { createRuntime } from "./runtime.js";
 import { loadWorkflowSet } from "./workflow-set.js";
 
@@ -27,6 +36,10 @@ export interface DaemonOptions {
   middleware?: StepMiddleware[];
   scheduler?: Scheduler;
   probe?: ConnectivityProbe;
+  /** More event sources beside the built-in ones (HTTP, files, network, workflow finished, daemon start, chat). */
+  triggerSources?: TriggerSource[];
+  /** How often a file trigger looks again for a missing folder (default 5 s). */
+  fileRetryMs?: number;
   /** Serve HTTP (default true). */
   serve?: boolean;
 }
@@ -44,9 +57,14 @@ export class Daemon implements DaemonApi {
   private outbox!: Outbox;
   private dispatcher!: Dispatcher;
   private server: HttpServer | undefined;
-  private network!: NetworkMonitor;
   private readonly scheduler: Scheduler;
   private readonly wheel: TimingWheel;
+  private readonly triggers: TriggerHub;
+  private readonly network: NetworkSource;
+  private readonly httpEvents = new HttpEventSource();
+  private readonly daemonStart = new DaemonStartSource();
+  /** Chat commands (`on: chat:/deploy`): the channels layer hands each authorised inbound message to `receive`. */
+  readonly chatCommands = new ChatCommandSource();
   private workflows = new Map<string, WorkflowDefinition>();
   private issues: WorkflowIssue[] = [];
   private releaseLock: (() => void) | undefined;
@@ -69,6 +87,35 @@ export class Daemon implements DaemonApi {
         lastFire: (workflow) => this.store.getLastFire(workflow),
         onError: (error) => this.logger.error({ err: error }, "scheduled fire failed"),
       });
+    this.network = new NetworkSource({
+      clock: this.clock,
+      intervalMs: options.config.networkProbeIntervalMs,
+      ...(options.probe ? { probe: options.probe } : {}),
+      onChange: (online) => this.onNetworkChange(online),
+    });
+    const files = new FileSource({
+      clock: this.clock,
+      logger: this.logger,
+      ...(options.fileRetryMs !== undefined ? { retryMs: options.fileRetryMs } : {}),
+    });
+    this.triggers = new TriggerHub({
+      sources: [
+        this.network,
+        this.httpEvents,
+        files,
+        this.chatCommands,
+        new WorkflowFinishedSource(this.events),
+        ...(options.triggerSources ?? []),
+        this.daemonStart,
+      ],
+      launch: (workflow, fire) => {
+        const submitted = this.submit(workflow, { trigger: fire.trigger, triggerPayload: fire.payload });
+        return submitted.status === "skipped" ? { skipped: submitted.reason } : { runId: submitted.run.id };
+      },
+      events: this.events,
+      clock: this.clock,
+      logger: this.logger,
+    });
   }
 
   get config(): ResolvedConfig {
@@ -109,16 +156,17 @@ export class Daemon implements DaemonApi {
     this.store = runtime.store;
     this.outbox = runtime.outbox;
     this.engine = runtime.engine;
-    this.dispatcher = new Dispatcher(this.engine, this.logger, config.maxConcurrentRuns);
+    this.dispatcher = new Dispatcher({
+      engine: this.engine,
+      logger: this.logger,
+      events: this.events,
+      clock: this.clock,
+      maxConcurrent: config.maxConcurrentRuns,
+    });
     this.events.subscribe((event) => this.onEvent(event));
     this.reload();
-    this.network = new NetworkMonitor({
-      clock: this.clock,
-      intervalMs: config.networkProbeIntervalMs,
-      ...(this.options.probe ? { probe: this.options.probe } : {}),
-      onChange: (online) => this.onNetworkChange(online),
-    });
-    await this.network.start();
+    // Event sources start before the API listens, so an event posted as soon as /healthz answers is taken.
+    await this.triggers.start();
     this.outbox.setOnline(this.network.online);
     if (this.options.serve !== false) {
       const server = new HttpServer({
@@ -139,7 +187,7 @@ export class Daemon implements DaemonApi {
       this.store.setLastFire(fire.workflow.name, fire.scheduledAt);
       this.submit(fire.workflow, { trigger: fire.trigger });
     });
-    this.fireEvent("daemon.start", { at: this.startedAt });
+    this.daemonStart.ready(this.startedAt);
     this.logger.info(
       {
         port: this.port,
@@ -168,6 +216,7 @@ export class Daemon implements DaemonApi {
     for (const issue of set.issues) byFile.set(issue.file, [...(byFile.get(issue.file) ?? []), formatIssue(issue)]);
     for (const [file, errors] of byFile) this.events.emit({ type: "workflow-invalid", file, errors, at: this.clock.now() });
     this.scheduler.setWorkflows([...this.workflows.values()]);
+    this.triggers.setWorkflows([...this.workflows.values()]);
   }
 
   /** Graceful stop: no new runs, running steps get the grace period, state is flushed. */
@@ -179,7 +228,7 @@ export class Daemon implements DaemonApi {
   private async shutdown(): Promise<void> {
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, "stopping");
     this.scheduler.stop();
-    this.network?.stop();
+    await this.triggers.stop();
     // Before the drain: a run finishing during it would otherwise hand its slot to a queued run.
     this.dispatcher?.close();
     await this.engine?.drain(this.config.shutdownGraceMs);
@@ -224,16 +273,18 @@ export class Daemon implements DaemonApi {
     }
   }
 
-  private submit(workflow: WorkflowDefinition, options: { trigger: string; inputs?: Record<string, unknown>; triggerPayload?: unknown }) {
+  private submit(
+    workflow: WorkflowDefinition,
+    options: { trigger: string; inputs?: Record<string, unknown>; triggerPayload?: unknown },
+  ): Submission {
     const submitted = this.dispatcher.submit(workflow, options);
-    submitted.done.catch(() => undefined);
+    if (submitted.status === "queued") submitted.done.catch(() => undefined);
     return submitted;
   }
 
   private onEvent(event: LocalAgentEvent): void {
     if (event.type === "run-finished") {
       this.logger.info({ run: event.runId, workflow: event.workflow, status: event.status, error: event.error }, "run finished");
-      this.fireEvent(`workflow.finished:${event.workflow}`, { workflow: event.workflow, run_id: event.runId, status: event.status });
     } else if (event.type === "step-finished" && event.status === "failed") {
       this.logger.warn({ run: event.runId, step: event.step, error: event.error }, "step failed");
     }
@@ -243,7 +294,6 @@ export class Daemon implements DaemonApi {
     this.logger.info({ online }, online ? "network online" : "network offline");
     this.events.emit({ type: "network-changed", online, at: this.clock.now() });
     this.outbox.setOnline(online);
-    this.fireEvent(online ? "network.online" : "network.offline", { online });
   }
 
   private workflow(name: string): WorkflowDefinition {
@@ -266,20 +316,25 @@ export class Daemon implements DaemonApi {
   }
 
   listWorkflows(): unknown[] {
-    return [...this.workflows.values()].map((workflow) =>
-      workflowView(workflow, this.scheduler.nextFireAt(workflow.name), this.store.listRuns({ workflow: workflow.name, limit: 1 })[0]),
-    );
+    return [...this.workflows.values()].map((workflow) => this.workflowView(workflow));
   }
 
   getWorkflow(name: string): unknown {
-    const workflow = this.workflow(name);
-    return workflowView(workflow, this.scheduler.nextFireAt(name), this.store.listRuns({ workflow: name, limit: 1 })[0]);
+    return this.workflowView(this.workflow(name));
+  }
+
+  private workflowView(workflow: WorkflowDefinition): Record<string, unknown> {
+    return workflowView(workflow, this.scheduler.nextFireAt(workflow.name), this.store.listRuns({ workflow: workflow.name, limit: 1 })[0], {
+      skipped: this.dispatcher.skippedCount(workflow.name),
+    });
   }
 
   async runWorkflow(name: string, inputs: Record<string, unknown>, wait: boolean): Promise<unknown> {
     if (this.stopping)
       throw new LocalAgentError("unavailable", "the daemon is shutting down; retry after it restarts", { retryable: true });
-    const { run, done } = this.submit(this.workflow(name), { trigger: "api", inputs });
+    const submitted = this.submit(this.workflow(name), { trigger: "api", inputs });
+    if (submitted.status === "skipped") throw new LocalAgentError("conflict", `not started: ${submitted.reason}`, { retryable: true });
+    const { run, done } = submitted;
     if (!wait) return { run_id: run.id, status: run.status };
     const finished = await done;
     return runView(finished, this.store.getSteps(finished.id));
@@ -311,19 +366,9 @@ export class Daemon implements DaemonApi {
     return { id, resumed: true };
   }
 
+  /** `POST /api/events/:name`, through the HTTP trigger source: a payload a listening workflow's schema refuses is a 400. */
   fireEvent(name: string, payload: unknown): unknown {
-    const runs: Array<{ workflow: string; run_id: string }> = [];
-    for (const workflow of this.workflows.values()) {
-      if (!workflow.enabled || !workflow.triggers.some((trigger) => trigger.kind === "event" && trigger.name === name)) continue;
-      try {
-        const { run } = this.submit(workflow, { trigger: `event:${name}`, triggerPayload: payload });
-        runs.push({ workflow: workflow.name, run_id: run.id });
-        this.events.emit({ type: "trigger-fired", workflow: workflow.name, trigger: `event:${name}`, at: this.clock.now() });
-      } catch (error) {
-        this.logger.error({ workflow: workflow.name, event: name }, `event trigger failed: ${errorMessage(error)}`);
-      }
-    }
-    return { event: name, runs };
+    return triggerOutcomeView(this.httpEvents.receive(name, payload));
   }
 
   listDeliveries(status: string | undefined): unknown[] {

@@ -1,5 +1,15 @@
+import type { TriggerOutcome } from "../scheduler/index.js";
 import type { DeliveryRecord, RunRecord, StepRecord } from "../store/index.js";
 import type { TriggerDefinition, WorkflowDefinition } from "../workflow/index.js";
+
+/** The answer to `POST /api/events/:name`. */
+export function triggerOutcomeView(outcome: TriggerOutcome): Record<string, unknown> {
+  return {
+    event: outcome.event,
+    runs: outcome.runs.map((run) => ({ workflow: run.workflow, run_id: run.runId })),
+    skipped: outcome.skipped,
+  };
+}
 
 /** JSON shapes of the API and `--json` CLI output (snake_case, timestamps as ISO strings). */
 export function runView(run: RunRecord, steps?: StepRecord[]): Record<string, unknown> {
@@ -30,7 +40,18 @@ export function stepView(step: StepRecord): Record<string, unknown> {
   };
 }
 
-export function workflowView(workflow: WorkflowDefinition, nextFireAt: number | null, lastRun?: RunRecord): Record<string, unknown> {
+/** Counters the daemon keeps per workflow (since it started). */
+export interface WorkflowStats {
+  /** Fires dropped by `overlap: skip`. */
+  skipped: number;
+}
+
+export function workflowView(
+  workflow: WorkflowDefinition,
+  nextFireAt: number | null,
+  lastRun?: RunRecord,
+  stats?: WorkflowStats,
+): Record<string, unknown> {
   return {
     name: workflow.name,
     description: workflow.description ?? null,
@@ -39,6 +60,10 @@ export function workflowView(workflow: WorkflowDefinition, nextFireAt: number | 
     triggers: workflow.triggers.map(describeTrigger),
     steps: workflow.steps.map((step) => ({ name: step.name, type: step.type })),
     inputs: workflow.inputs,
+    priority: workflow.priority,
+    concurrency: workflow.concurrency ?? null,
+    overlap: workflow.overlap ?? "queue",
+    ...(stats ? { skipped: stats.skipped } : {}),
     next_fire_at: iso(nextFireAt),
     last_run: lastRun ? { id: lastRun.id, status: lastRun.status, created_at: iso(lastRun.createdAt) } : null,
   };

@@ -95,16 +95,16 @@ export class Engine {
     return done;
   }
 
-  /** Cancels a run: in flight it is aborted, otherwise it is marked cancelled. */
-  cancel(runId: string): boolean {
+  /** Cancels a run: in flight it is aborted, otherwise it is marked cancelled. `reason` becomes the run's error. */
+  cancel(runId: string, reason = "run cancelled"): boolean {
     const active = this.active.get(runId);
     if (active) {
-      active.controller.abort(new LocalAgentError("step_cancelled", "run cancelled"));
+      active.controller.abort(new LocalAgentError("step_cancelled", reason));
       return true;
     }
     const run = this.options.store.getRun(runId);
     if (!run || (run.status !== "queued" && run.status !== "running")) return false;
-    this.finishRun(run, "cancelled", { error: "run cancelled" });
+    this.finishRun(run, "cancelled", { error: reason });
     return true;
   }
 

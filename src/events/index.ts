@@ -15,7 +15,11 @@ export type LocalAgentEvent =
   | { type: "delivery-failed"; deliveryId: number; destination: string; attempts: number; error: string; at: number }
   | { type: "network-changed"; online: boolean; at: number }
   | { type: "workflow-invalid"; file: string; errors: string[]; at: number }
-  | { type: "trigger-fired"; workflow: string; trigger: string; at: number };
+  | { type: "trigger-fired"; workflow: string; trigger: string; source?: string; runId?: string; at: number }
+  /** An event payload its workflow's `schema:` refused: no run was started. */
+  | { type: "trigger-rejected"; workflow: string; trigger: string; source: string; errors: string[]; at: number }
+  /** A fire dropped by `overlap: skip` because the workflow already had `concurrency` runs going. */
+  | { type: "run-skipped"; workflow: string; trigger: string; reason: string; at: number };
 
 export type LocalAgentEventType = LocalAgentEvent["type"];
 type Listener = (event: LocalAgentEvent) => void;

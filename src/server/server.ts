@@ -20,7 +20,9 @@ const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
   workflow_not_found: 404,
   run_not_found: 404,
   bad_request: 400,
+  payload_invalid: 400,
   workflow_invalid: 400,
+  conflict: 409,
   unavailable: 503,
 };
 
@@ -53,7 +55,9 @@ export class HttpServer {
       const code = error instanceof LocalAgentError ? error.code : status >= 500 ? "internal_error" : "bad_request";
       if (status >= 500 && status !== 503)
         this.options.logger?.error({ err: error, method: request.method, url: request.url.split("?")[0] }, "API request failed");
-      void reply.status(status).send({ error: { code, message: errorMessage(error) } });
+      // A client error's details are for the client (a refused payload's ajv errors, the missing inputs).
+      const details = error instanceof LocalAgentError && status < 500 ? error.details : {};
+      void reply.status(status).send({ error: { ...details, code, message: errorMessage(error) } });
     });
     this.app.setNotFoundHandler((request, reply) => {
       void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });

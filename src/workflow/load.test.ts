@@ -190,7 +190,7 @@ describe("workflow loader: issues name file, line and column", () => {
       `wf.yaml:2:12: ${message}`,
     ]);
     expect(issues(withSteps(["    - { type: shell, command: ls }"], ["  trigger: sometimes"]))).toEqual([
-      'wf.yaml:3:12: unknown trigger "sometimes" (use "cron <expr>", "every 30s", "event:<name>" or "manual")',
+      'wf.yaml:3:12: unknown trigger "sometimes" (use "cron <expr>", "every 30s", "event:<name>", "file:<glob>", "chat:/<cmd>" or "manual")',
     ]);
   });
 

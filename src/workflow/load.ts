@@ -4,8 +4,10 @@ import { z } from "zod";
 import { parseDuration } from "../duration/index.js";
 import { errorMessage } from "../errors/index.js";
 import { checkCondition, checkTemplate, isTemplate } from "../expression/index.js";
+import { EventTriggerParser } from "./event-triggers.js";
 import { baseStepShape, retrySchema, workflowObjectSchema } from "./schema.js";
 import type {
+  EventTriggerDefinition,
   FailurePolicy,
   InputDefinition,
   RetryPolicy,
@@ -139,6 +141,7 @@ class WorkflowBuilder {
     if (raw.description !== undefined) definition.description = raw.description;
     if (raw.timezone !== undefined) definition.timezone = raw.timezone;
     if (raw.concurrency !== undefined) definition.concurrency = raw.concurrency;
+    if (raw.overlap !== undefined) definition.overlap = raw.overlap;
     if (raw.timeout !== undefined) definition.timeoutMs = this.duration(raw.timeout, [...path, "timeout"]);
     return definition;
   }
@@ -150,6 +153,10 @@ class WorkflowBuilder {
         this.source.issue([...path, "timezone"], `unknown time zone "${raw.timezone}" (use an IANA name such as Europe/Berlin)`),
       );
     }
+    const events = new EventTriggerParser(this.source, this.issues);
+    const eventTrigger = (trigger: EventTriggerDefinition | undefined): void => {
+      if (trigger) triggers.push(trigger);
+    };
     const cron = (expression: string, at: PathSegment[]): void => {
       const problem = cronProblem(expression, raw.timezone);
       if (problem) this.issues.push(this.source.issue(at, `invalid cron expression "${expression}": ${problem}`));
@@ -165,17 +172,19 @@ class WorkflowBuilder {
       else if (match?.[1]?.toLowerCase() === "cron") cron((match[2] ?? "").trim(), at);
       else if (match?.[1]?.toLowerCase() === "every")
         triggers.push({ kind: "every", intervalMs: this.duration((match[2] ?? "").trim(), at) });
-      else if (match) triggers.push({ kind: "event", name: (match[2] ?? "").trim() });
+      else if (match) eventTrigger(events.text(match[2] ?? "", at));
+      else if (/^(file|chat):/i.test(text)) eventTrigger(events.text(text, at));
       else if (text.split(/\s+/).length >= 5) cron(text, at);
       else
-        this.issues.push(this.source.issue(at, `unknown trigger "${text}" (use "cron <expr>", "every 30s", "event:<name>" or "manual")`));
+        this.issues.push(
+          this.source.issue(
+            at,
+            `unknown trigger "${text}" (use "cron <expr>", "every 30s", "event:<name>", "file:<glob>", "chat:/<cmd>" or "manual")`,
+          ),
+        );
     }
     const on = raw.on === undefined ? [] : Array.isArray(raw.on) ? raw.on : [raw.on];
-    on.forEach((entry, index) => {
-      const name = entry.replace(/^event:/, "").trim();
-      if (name === "") this.issues.push(this.source.issue([...path, "on", ...(Array.isArray(raw.on) ? [index] : [])], "empty event name"));
-      else triggers.push({ kind: "event", name });
-    });
+    on.forEach((entry, index) => eventTrigger(events.entry(entry, [...path, "on", ...(Array.isArray(raw.on) ? [index] : [])])));
     return triggers;
   }
 
@@ -325,10 +334,15 @@ class WorkflowBuilder {
   }
 
   private reportZod(error: z.ZodError, base: PathSegment[]): void {
-    for (const issue of error.issues) {
+    this.reportZodIssues(error.issues, base);
+  }
+
+  private reportZodIssues(issues: readonly z.core.$ZodIssue[], base: PathSegment[]): void {
+    for (const issue of issues) {
       const path = [...base, ...issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment)))];
       const field = describePath(path);
-      if (issue.code === "unrecognized_keys") {
+      if (issue.code === "invalid_union") this.reportUnion(issue, path);
+      else if (issue.code === "unrecognized_keys") {
         for (const key of issue.keys)
           this.issues.push(this.source.issue(path, `unknown field "${key}"${field ? ` in ${field}` : ""}`, key));
       } else if (issue.code === "invalid_type" && getIn(this.source.toJS(), path) === undefined) {
@@ -344,6 +358,37 @@ class WorkflowBuilder {
       }
     }
   }
+
+  /** zod says only "Invalid input" for a union: the branch that got furthest explains the mistake, else the accepted types do. */
+  private reportUnion(issue: z.core.$ZodIssueInvalidUnion, path: PathSegment[]): void {
+    let best: z.core.$ZodIssue[] | undefined;
+    let bestDepth = 0;
+    for (const branch of issue.errors) {
+      const depth = issuesDepth(branch);
+      if (depth > bestDepth) [best, bestDepth] = [branch, depth];
+    }
+    if (best) return this.reportZodIssues(best, path);
+    const expected = [...new Set(expectedTypes(issue))];
+    const message = expected.length > 0 ? `expected ${expected.join(" or ")}` : issue.message;
+    this.issues.push(this.source.issue(path, `${describePath(path) || "workflow"}: ${message}`));
+  }
+}
+
+/** How far into the value a list of zod issues got (a nested union counts its furthest branch). */
+function issuesDepth(issues: readonly z.core.$ZodIssue[]): number {
+  return Math.max(
+    0,
+    ...issues.map((item) => item.path.length + (item.code === "invalid_union" ? Math.max(0, ...item.errors.map(issuesDepth)) : 0)),
+  );
+}
+
+/** The types a union (and the unions nested in it at the same spot) would have accepted. */
+function expectedTypes(issue: z.core.$ZodIssueInvalidUnion): string[] {
+  return issue.errors
+    .flat()
+    .flatMap((item) =>
+      item.code === "invalid_type" ? [item.expected] : item.code === "invalid_union" && item.path.length === 0 ? expectedTypes(item) : [],
+    );
 }
 
 function failurePolicy(value: unknown): FailurePolicy {

@@ -42,6 +42,30 @@ export const inputSchema = z
   })
   .strict();
 
+/** The object form of an `on:` entry: one of `event`, `file`, `chat`, with an optional payload schema. */
+export const eventTriggerObjectSchema = z
+  .object({
+    event: z
+      .string()
+      .optional()
+      .describe("Event name: deploy (POST /api/events/deploy), network.online, workflow.finished:NAME, daemon.start, file:GLOB, chat:/CMD"),
+    file: z.string().optional().describe("Glob of files to watch (*, **, ?, [..]); relative to the workflow file's folder"),
+    chat: z.string().optional().describe("Chat command, e.g. /deploy"),
+    events: z
+      .array(z.enum(["add", "change", "unlink"]))
+      .min(1)
+      .optional()
+      .describe("file only: which changes start a run (default all)"),
+    debounce: durationSchema.optional().describe("file only: quiet time before a burst of changes fires once (default 200ms)"),
+    schema: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("JSON Schema (draft 2020-12) the payload must satisfy; an invalid payload starts no run"),
+  })
+  .strict();
+
+const eventTriggerSchema = z.union([z.string(), eventTriggerObjectSchema]);
+
 /** Workflow-level fields; the step list may be called `steps`, `tasks` (seed 000) or `actions` (seed 001). */
 export const workflowShape = {
   name: z
@@ -54,12 +78,18 @@ export const workflowShape = {
   trigger: z.string().optional().describe('"cron * * * * *", "every 30s", "event:NAME" or "manual"'),
   every: durationSchema.optional(),
   on: z
-    .union([z.string(), z.array(z.string())])
+    .union([eventTriggerSchema, z.array(eventTriggerSchema)])
     .optional()
-    .describe("event:NAME, network.online, workflow.finished:NAME, daemon.start"),
+    .describe(
+      "event:NAME, network.online, network.offline, workflow.finished:NAME, daemon.start, file:GLOB, chat:/CMD, or {event|file|chat, schema}",
+    ),
   timezone: z.string().optional(),
   misfire: z.enum(["skip", "once", "all"]).optional(),
   concurrency: z.number().int().positive().optional(),
+  overlap: z
+    .enum(["queue", "skip", "replace"])
+    .optional()
+    .describe("While concurrency runs are going: queue (default) waits, skip drops the fire, replace cancels the running run"),
   priority: z.number().int().optional(),
   timeout: durationSchema.optional(),
   inputs: z.record(z.string(), inputSchema).optional(),

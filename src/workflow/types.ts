@@ -1,11 +1,40 @@
 import type { SourcePosition } from "../errors/index.js";
+import type { PayloadSchema } from "./payload-schema.js";
+
+/** What happened to a watched file. */
+export type FileChangeKind = "add" | "change" | "unlink";
+
+/** The file-change part of an `on: file:GLOB` trigger. */
+export interface FileWatchDefinition {
+  /** Absolute glob (`*`, `**`, `?`, `[…]`); a relative one was resolved against the workflow file's folder. */
+  glob: string;
+  /** Which changes start a run (default: all three). */
+  events: FileChangeKind[];
+  /** Quiet time before a burst of changes to one path fires once. */
+  debounceMs: number;
+}
+
+/**
+ * A named event that starts the workflow: `deploy` (HTTP), `network.online`, `workflow.finished:NAME`,
+ * `daemon.start`, `chat:/CMD`, `file:GLOB`. The payload (`trigger` in templates) must satisfy `schema` when given.
+ */
+export interface EventTriggerDefinition {
+  kind: "event";
+  name: string;
+  schema?: PayloadSchema;
+  /** Set for `file:` triggers: what the file source watches. */
+  file?: FileWatchDefinition;
+}
 
 /** How a workflow is started. Several may apply to one workflow. */
 export type TriggerDefinition =
   | { kind: "cron"; expression: string; timezone?: string }
   | { kind: "every"; intervalMs: number }
-  | { kind: "event"; name: string }
+  | EventTriggerDefinition
   | { kind: "manual" };
+
+/** What a fire does while the workflow already has `concurrency` runs going: wait, be dropped, or take over. */
+export type OverlapPolicy = "queue" | "skip" | "replace";
 
 export interface RetryPolicy {
   /** Extra attempts after the first. */
@@ -57,6 +86,8 @@ export interface WorkflowDefinition {
   env: Record<string, string>;
   steps: StepDefinition[];
   concurrency?: number;
+  /** Absent means `queue`. With `skip` or `replace`, an unset `concurrency` means 1. */
+  overlap?: OverlapPolicy;
   priority: number;
   misfire: "skip" | "once" | "all";
   timeoutMs?: number;

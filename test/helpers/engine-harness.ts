@@ -17,6 +17,8 @@ export interface EngineHarness {
   store: Store;
   /** Every event emitted so far. */
   events: LocalAgentEvent[];
+  /** The bus the engine emits on (for components that listen beside it, such as the dispatcher). */
+  bus: EventBus;
   /** The temp dir: the workspace shell steps run in. */
   dir: string;
   /** Loads a workflow from YAML; fails the test on any issue. */
@@ -52,6 +54,7 @@ export function createEngineHarness(): EngineHarness {
     engine: createEngine(),
     store,
     events,
+    bus,
     dir: temp.dir,
     load(yaml) {
       const result = loadWorkflowText("test.yaml", yaml, registry);

@@ -1,0 +1,1 @@
+export { ChatCommandSource, parseChatCommand, type ChatMessage, type ParsedChatCommand } from "./chat-command-source.js";

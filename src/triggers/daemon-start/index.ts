@@ -1,0 +1,1 @@
+export { DaemonStartSource } from "./daemon-start-source.js";

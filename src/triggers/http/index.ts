@@ -1,0 +1,1 @@
+export { HttpEventSource } from "./http-event-source.js";

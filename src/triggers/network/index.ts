@@ -1,0 +1,1 @@
+export { NetworkSource, type NetworkSourceOptions } from "./network-source.js";

@@ -1,0 +1,1 @@
+export { WorkflowFinishedSource } from "./workflow-finished-source.js";

@@ -1,0 +1,104 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import formatsPlugin from "ajv-formats";
+import { errorMessage } from "../errors/index.js";
+
+/** A JSON Schema (draft 2020-12) that an event's payload must satisfy, as written in the workflow. */
+export type PayloadSchema = Record<string, unknown>;
+
+/** One reason a payload was refused: ajv's error object, as the HTTP API returns it. */
+export interface PayloadError {
+  /** JSON Pointer into the payload (`/version`), empty for the payload itself. */
+  instancePath: string;
+  schemaPath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message: string;
+}
+
+/** A problem in a schema itself, at a JSON Pointer into the schema. */
+export interface SchemaProblem {
+  /** Path segments into the schema (empty: the schema as a whole). */
+  path: Array<string | number>;
+  message: string;
+}
+
+// `strictSchema` makes a misspelt keyword (`requird:`) a load-time error instead of a schema
+// that silently accepts everything; the type checks stay lenient for hand-written YAML.
+const ajv = new Ajv2020({
+  allErrors: true,
+  strictSchema: true,
+  strictTypes: false,
+  strictTuples: false,
+  strictRequired: false,
+  logger: false,
+});
+// ajv-formats is CommonJS: Node hands its `module.exports` to the default import, and that
+// function carries itself as `.default`, which is also what its type declarations describe.
+formatsPlugin.default(ajv);
+
+const compiled = new WeakMap<PayloadSchema, ValidateFunction>();
+
+/** The problems of a schema (empty when it compiles): meta-schema violations carry their path. */
+export function checkPayloadSchema(schema: PayloadSchema): SchemaProblem[] {
+  if (!ajv.validateSchema(schema)) {
+    // With allErrors the meta-schema reports each bad spot several times (enum, type, anyOf); the first says it best.
+    const seen = new Set<string>();
+    const problems: SchemaProblem[] = [];
+    for (const error of ajv.errors ?? []) {
+      if (seen.has(error.instancePath)) continue;
+      seen.add(error.instancePath);
+      problems.push({ path: pointerSegments(error.instancePath), message: describeError(error) });
+    }
+    return problems;
+  }
+  try {
+    validatorFor(schema);
+    return [];
+  } catch (error) {
+    return [{ path: [], message: errorMessage(error) }];
+  }
+}
+
+/** Validates a payload; an empty list means it is accepted. The schema must have passed `checkPayloadSchema`. */
+export function validatePayload(schema: PayloadSchema, payload: unknown): PayloadError[] {
+  const validate = validatorFor(schema);
+  if (validate(payload)) return [];
+  return (validate.errors ?? []).map((error) => ({
+    instancePath: error.instancePath,
+    schemaPath: error.schemaPath,
+    keyword: error.keyword,
+    params: error.params as Record<string, unknown>,
+    message: error.message ?? "is invalid",
+  }));
+}
+
+/** `payload/version must be string; payload must have required property 'version'`. */
+export function formatPayloadErrors(errors: readonly PayloadError[]): string {
+  return errors.map((error) => `payload${error.instancePath} ${error.message}`).join("; ");
+}
+
+function validatorFor(schema: PayloadSchema): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    // ajv keeps every compiled schema (and refuses a second one with the same $id): each reload
+    // brings new schema objects, so they are cached here, weakly, and dropped from ajv at once.
+    ajv.removeSchema(schema);
+    compiled.set(schema, validate);
+  }
+  return validate;
+}
+
+function describeError(error: ErrorObject): string {
+  const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues;
+  return allowed ? `${error.message ?? "is invalid"} (${allowed.map(String).join(", ")})` : (error.message ?? "is invalid");
+}
+
+function pointerSegments(pointer: string): Array<string | number> {
+  if (pointer === "") return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((segment) => segment.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+}
