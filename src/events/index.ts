@@ -15,7 +15,28 @@ export type LocalAgentEvent =
   | { type: "delivery-failed"; deliveryId: number; destination: string; attempts: number; error: string; at: number }
   | { type: "network-changed"; online: boolean; at: number }
   | { type: "workflow-invalid"; file: string; errors: string[]; at: number }
-  | { type: "trigger-fired"; workflow: string; trigger: string; at: number };
+  | { type: "trigger-fired"; workflow: string; trigger: string; at: number }
+  | {
+      type: "approval-requested";
+      approvalId: string;
+      runId: string;
+      workflow: string;
+      step: string;
+      command: string;
+      rule?: string;
+      expiresAt: number;
+      at: number;
+    }
+  | {
+      type: "approval-decided";
+      approvalId: string;
+      runId: string;
+      workflow: string;
+      step: string;
+      decision: "approved" | "denied" | "expired";
+      by: string;
+      at: number;
+    };
 
 export type LocalAgentEventType = LocalAgentEvent["type"];
 type Listener = (event: LocalAgentEvent) => void;
