@@ -13,6 +13,8 @@ export type ErrorCode =
   | "delivery_failed"
   | "store_error"
   | "bad_request"
+  | "approval_not_found"
+  | "approval_denied"
   | "unavailable";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */
