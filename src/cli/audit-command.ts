@@ -90,7 +90,7 @@ function formatEntry(entry: AuditEntry, json: boolean | undefined): string {
     .map(([key, value]) => `${key}=${String(value)}`)
     .join(" ");
   const details = Object.keys(entry.details).length > 0 ? ` ${JSON.stringify(entry.details)}` : "";
-  return `${String(entry.seq).padStart(6)}  ${entry.at}  ${entry.type.padEnd(18)} ${actor}${details}\n`;
+  return `${`${String(entry.seq).padStart(6)}  ${entry.at}  ${entry.type.padEnd(18)} ${actor}${details}`.trimEnd()}\n`;
 }
 
 function positiveInteger(value: string): number {
