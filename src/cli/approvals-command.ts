@@ -2,7 +2,10 @@ import type { Command } from "commander";
 import { ApprovalService, type ApprovalRecord, type ApprovalStatus } from "../approvals/index.js";
 import { systemClock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
-import { runningDaemonPid } from "../daemon/index.js";
+import { subscribeAuditRecorder } from "../audit/index.js";
+import { createAuditLog, runningDaemonPid } from "../daemon/index.js";
+import { EventBus } from "../events/index.js";
+import { createLogger } from "../logger/index.js";
 import { errorMessage } from "../errors/index.js";
 import { SqliteStore } from "../store/index.js";
 import { addCommonOptions, openStoreForReading, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
@@ -60,13 +63,19 @@ export function registerApprovals(program: Command, io: Io, setExit: (code: numb
         const by = `cli:${options.by ?? "cli"}`;
         if (runningDaemonPid(config.dataDir) !== undefined) return setExit(await callDaemon(config, options.port, id, action, by, io));
         const store = new SqliteStore({ path: config.databasePath, durability: config.durability });
+        // Without a daemon the answer is audited here (alert rules run in the daemon only).
+        const events = new EventBus();
+        const audit = config.audit.enabled ? createAuditLog(config, systemClock) : undefined;
+        if (audit)
+          subscribeAuditRecorder(events, (input) => audit.record(input), createLogger({ level: "warn", destination: process.stderr }));
         try {
-          const record = new ApprovalService({ store, clock: systemClock }).decide(id, action, by);
+          const record = new ApprovalService({ store, clock: systemClock, events }).decide(id, action, by);
           io.out(`${record.id} ${record.status}\n`);
         } catch (error) {
           io.err(`${errorMessage(error)}\n`);
           setExit(1);
         } finally {
+          audit?.close();
           store.close();
         }
       });

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ApprovalService } from "../approvals/index.js";
-import { AuditLog, createAuditAlerter, subscribeAuditRecorder } from "../audit/index.js";
+import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry } from "../audit/index.js";
 import type { Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import { Engine, type StepMiddleware, type StepRegistry } from "../engine/index.js";
@@ -34,6 +34,17 @@ export interface Runtime {
 /** How soon a daemon notices a delivery queued by another process (`localagent run`) in its store. */
 const OUTBOX_POLL_INTERVAL_MS = 1000;
 
+/** The data directory's audit log as configured (`DATA_DIR/audit.log`); the CLI uses it to record its own acts. */
+export function createAuditLog(config: ResolvedConfig, clock: Clock, onEntry?: (entry: AuditEntry) => void): AuditLog {
+  return new AuditLog({
+    file: join(config.dataDir, "audit.log"),
+    clock,
+    durability: config.audit.durability ?? config.durability,
+    secrets: config.secrets,
+    ...(onEntry ? { onEntry } : {}),
+  });
+}
+
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { config, clock, logger, events, registry } = options;
   const workspaceDir = join(config.dataDir, "workspace");
@@ -54,13 +65,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   let unsubscribe = (): void => {};
   if (config.audit.enabled) {
     const alert = createAuditAlerter({ rules: config.audit.alerts, queue: outbox, platforms: config.notifications, logger });
-    audit = new AuditLog({
-      file: join(config.dataDir, "audit.log"),
-      clock,
-      durability: config.audit.durability ?? config.durability,
-      secrets: config.secrets,
-      onEntry: alert,
-    });
+    audit = createAuditLog(config, clock, alert);
     const log = audit;
     unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
   }
