@@ -94,6 +94,26 @@ describe("ApprovalService", () => {
     expect(() => service.decide(id, "approve", "cli")).toThrow(expect.objectContaining({ code: "bad_request" }));
   });
 
+  it("expires the pending requests of a run that ended, and asks afresh when the run is resumed", async () => {
+    const { service, clock } = setup();
+    const controller = new AbortController();
+    const first = service.ask(question(), controller.signal);
+    await settle();
+    controller.abort(new Error("cancelled"));
+    await expect(first).rejects.toThrow("cancelled");
+    service.closeRun("run1", "cancelled");
+    expect(service.list()[0]).toMatchObject({ status: "expired", decidedBy: "run-cancelled" });
+    clock.advance(1_000);
+    const resumed = service.ask(question());
+    await settle();
+    expect(service.list()[0]).toMatchObject({ status: "pending", requestedAt: T0 + 1_000 });
+    service.decide(service.list()[0]?.id ?? "", "approve", "ada");
+    await expect(resumed).resolves.toMatchObject({ decision: "approve" });
+    // Other runs' requests are left alone; a real expiry is final.
+    service.closeRun("other-run", "failed");
+    expect(service.list()[0]?.status).toBe("approved");
+  });
+
   it("gate resolves to the decision only", async () => {
     const { service } = setup();
     const decision = service.gate(question({ command: "rm -rf build" }));

@@ -49,6 +49,9 @@ export interface ApprovalServiceOptions {
 
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 60 * 60 * 1000;
 
+/** `decidedBy` prefix of requests expired because their run ended (`run-cancelled`, …). */
+const RUN_CLOSED = "run-";
+
 /** The id of a request: derived from the step key and command, so a re-run after a restart finds the same one. */
 export function approvalId(stepKey: string, command: string): string {
   return `ap_${createHash("sha256").update(`${stepKey}\u0000${command}`).digest("hex").slice(0, 16)}`;
@@ -85,6 +88,16 @@ export class ApprovalService implements ApprovalRequester {
     return this.settle(id, decision === "approve" ? "approved" : "denied", by);
   }
 
+  /**
+   * A run ended (cancelled, failed elsewhere, finished): its pending requests expire, so nobody is
+   * asked about work that no longer waits. If the run is resumed, the step asks afresh.
+   */
+  closeRun(runId: string, status: string): void {
+    for (const record of this.list({ status: "pending" })) {
+      if (record.runId === runId) this.settle(record.id, "expired", `${RUN_CLOSED}${status}`);
+    }
+  }
+
   get(id: string): ApprovalRecord | undefined {
     return this.options.store.getState(APPROVAL_NAMESPACE, id)?.value as ApprovalRecord | undefined;
   }
@@ -106,8 +119,10 @@ export class ApprovalService implements ApprovalRequester {
   private findOrCreate(question: ApprovalQuestion): ApprovalRecord {
     const { store, clock, events } = this.options;
     const id = approvalId(question.stepKey, question.command);
-    const existing = this.get(id);
-    if (existing) return existing;
+    const existing = store.getState(APPROVAL_NAMESPACE, id);
+    const previous = existing?.value as ApprovalRecord | undefined;
+    // A request closed only because its run ended is asked again when the run is resumed.
+    if (previous && !(previous.status === "expired" && previous.decidedBy?.startsWith(RUN_CLOSED))) return previous;
     const now = clock.now();
     const record: ApprovalRecord = {
       id,
@@ -122,7 +137,7 @@ export class ApprovalService implements ApprovalRequester {
       expiresAt: now + (question.timeoutMs ?? this.options.defaultTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS),
       status: "pending",
     };
-    if (!store.compareAndSetState(APPROVAL_NAMESPACE, id, record, null)) return this.get(id) ?? record;
+    if (!store.compareAndSetState(APPROVAL_NAMESPACE, id, record, existing?.version ?? null)) return this.get(id) ?? record;
     events?.emit({
       type: "approval-requested",
       approvalId: id,

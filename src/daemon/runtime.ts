@@ -61,6 +61,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     pollIntervalMs: OUTBOX_POLL_INTERVAL_MS,
   });
   const approvals = new ApprovalService({ store, clock, events, defaultTimeoutMs: config.approvals.timeoutMs });
+  const unsubscribeApprovals = events.subscribe((event) => {
+    if (event.type === "run-finished") approvals.closeRun(event.runId, event.status);
+  });
   let audit: AuditLog | undefined;
   let unsubscribe = (): void => {};
   if (config.audit.enabled) {
@@ -90,6 +93,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     audit,
     approvals,
     close: () => {
+      unsubscribeApprovals();
       unsubscribe();
       audit?.close();
     },

@@ -123,4 +123,15 @@ describe("approvals survive a restart", () => {
     expect(JSON.stringify(run)).toMatch(/denied by dashboard:bob/);
     expect(readFileSync(marker, "utf8").trim().split("\n")).toHaveLength(1);
   }, 30_000);
+
+  it("cancelling a waiting run closes its request", async () => {
+    const url = daemon?.url ?? "";
+    const runId = String((await callApi(url, "POST", "/api/workflows/gated/run", {})).body.run_id);
+    const mine = async (): Promise<Json> =>
+      (await callApi(url, "GET", "/api/approvals")).body.approvals.find((item: Json) => item.runId === runId);
+    await waitFor(async () => (await mine())?.status === "pending");
+    expect((await callApi(url, "POST", `/api/runs/${runId}/cancel`)).body).toMatchObject({ cancelled: true });
+    await waitFor(async () => (await mine())?.status === "expired");
+    expect(await mine()).toMatchObject({ decidedBy: "run-cancelled" });
+  }, 30_000);
 });
