@@ -94,6 +94,15 @@ describe("AuditLog", () => {
       expect(verifyAuditLog(file)).toMatchObject({ ok: false, line: 3, seq: 4 });
     });
 
+    it("detects lines cut off the end (the head file remembers the last entry)", () => {
+      const lines = readFileSync(file, "utf8").trimEnd().split("\n");
+      writeFileSync(file, `${lines.slice(0, 4).join("\n")}\n`);
+      expect(verifyAuditLog(file)).toMatchObject({ ok: false, line: 5, seq: 5, entries: 4 });
+      expect(verifyAuditLog(file)).toMatchObject({ reason: expect.stringMatching(/removed from the end/) });
+      writeFileSync(file, "");
+      expect(verifyAuditLog(file)).toMatchObject({ ok: false, line: 1, seq: 1 });
+    });
+
     it("detects two swapped lines", () => {
       const lines = readFileSync(file, "utf8").trimEnd().split("\n");
       [lines[1], lines[2]] = [lines[2] ?? "", lines[1] ?? ""];

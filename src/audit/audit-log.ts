@@ -22,6 +22,7 @@ export interface AuditLogOptions {
  */
 export class AuditLog {
   private descriptor: number | undefined;
+  private headDescriptor: number | undefined;
   private seq = 0;
   private prev = GENESIS_HASH;
   /** File size after our last write; a different size means another process appended. */
@@ -48,6 +49,7 @@ export class AuditLog {
     const line = Buffer.from(`${JSON.stringify(entry)}\n`, "utf8");
     writeSync(descriptor, line);
     if (this.options.durability === "power") fsyncSync(descriptor);
+    this.writeHead(entry);
     this.seq = entry.seq;
     this.prev = entry.hash;
     this.size = size + line.length;
@@ -57,7 +59,9 @@ export class AuditLog {
 
   close(): void {
     if (this.descriptor !== undefined) closeSync(this.descriptor);
+    if (this.headDescriptor !== undefined) closeSync(this.headDescriptor);
     this.descriptor = undefined;
+    this.headDescriptor = undefined;
     this.size = -1;
   }
 
@@ -68,6 +72,18 @@ export class AuditLog {
   private open(): number {
     this.descriptor ??= openSync(this.options.file, "a+", 0o600);
     return this.descriptor;
+  }
+
+  /**
+   * `audit.log.head` holds the last entry's seq and hash (one fixed-size positional write), so
+   * verify also notices entries cut off the end, which leave a valid shorter chain behind.
+   */
+  private writeHead(entry: AuditEntry): void {
+    this.headDescriptor ??= openSync(headFileOf(this.options.file), "w", 0o600);
+    const text = JSON.stringify({ seq: entry.seq, hash: entry.hash });
+    const buffer = Buffer.from(text.padEnd(HEAD_SIZE - 1, " ") + "\n", "utf8");
+    writeSync(this.headDescriptor, buffer, 0, buffer.length, 0);
+    if (this.options.durability === "power") fsyncSync(this.headDescriptor);
   }
 
   /** Reads the last complete line to continue the chain after a restart (or another writer's append). */
@@ -92,6 +108,13 @@ export class AuditLog {
     this.seq = entry.seq;
     this.prev = entry.hash;
   }
+}
+
+const HEAD_SIZE = 128;
+
+/** Where the log's head (last seq and hash) is kept: beside the log. */
+export function headFileOf(file: string): string {
+  return `${file}.head`;
 }
 
 /** The last non-empty line of a file, read backwards in chunks (the log may be large). */
@@ -127,6 +150,7 @@ export function verifyAuditLog(file: string): AuditVerification {
   if (lines.at(-1) === "") lines.pop();
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
+  const hashes: string[] = [];
   for (const [index, line] of lines.entries()) {
     const fail = (reason: string, seq?: number): AuditVerification => ({ ok: false, entries: index, line: index + 1, seq, reason });
     let entry: AuditEntry;
@@ -139,10 +163,31 @@ export function verifyAuditLog(file: string): AuditVerification {
     if (entry.seq !== expectedSeq) return fail(`expected seq ${expectedSeq}, found ${String(entry.seq)}`, entry.seq);
     if (entry.prev !== prev) return fail(`prev does not match the hash of entry ${expectedSeq - 1}`, entry.seq);
     if (entryHash(entry) !== entry.hash) return fail("hash does not match the entry's content", entry.seq);
+    hashes.push(entry.hash);
     prev = entry.hash;
     expectedSeq += 1;
   }
+  const head = readHead(file);
+  if (head && (head.seq > lines.length || (head.seq > 0 && hashes[head.seq - 1] !== head.hash))) {
+    const reason =
+      head.seq > lines.length
+        ? `the log ends at seq ${lines.length} but its head file says seq ${head.seq}: entries were removed from the end`
+        : `entry ${head.seq} does not match the hash in the head file`;
+    const seq = Math.min(head.seq, lines.length + 1);
+    return { ok: false, entries: seq - 1, line: seq, seq, reason };
+  }
   return { ok: true, entries: lines.length };
+}
+
+function readHead(file: string): { seq: number; hash: string } | undefined {
+  const path = headFileOf(file);
+  if (!existsSync(path)) return undefined;
+  try {
+    const head = JSON.parse(readFileSync(path, "utf8")) as { seq: unknown; hash: unknown };
+    return typeof head.seq === "number" && typeof head.hash === "string" ? { seq: head.seq, hash: head.hash } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every parseable entry of the log, in file order (for tail and export; verify checks integrity). */

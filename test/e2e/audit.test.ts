@@ -145,7 +145,7 @@ describe("audit log and gateway hardening", () => {
     expect(missing.body.error.message).toContain("[redacted]");
   });
 
-  it("verify names the first bad entry after an edited byte, a deleted line and swapped lines", async () => {
+  it("verify names the first bad entry after an edited byte, a deleted line, swapped lines and a cut-off end", async () => {
     await daemon.stop("SIGTERM");
     const original = readFileSync(auditFile, "utf8");
     const lines = original.trimEnd().split("\n");
@@ -173,6 +173,11 @@ describe("audit log and gateway hardening", () => {
     verify = await cli("audit", "verify", "--json");
     expect(verify.code).toBe(1);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: false, line: 4, seq: 5 });
+
+    writeFileSync(auditFile, `${lines.slice(0, -1).join("\n")}\n`);
+    verify = await cli("audit", "verify");
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(new RegExp(`broken at line ${lines.length} \\(seq ${lines.length}\\): .*removed from the end`));
 
     writeFileSync(auditFile, original);
     expect((await cli("audit", "verify")).code).toBe(0);
