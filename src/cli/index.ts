@@ -1,5 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { VERSION } from "../daemon/index.js";
+import { registerApprovals } from "./approvals-command.js";
+import { registerAudit } from "./audit-command.js";
 import { processIo, type Io } from "./context.js";
 import { registerInit } from "./init-command.js";
 import { registerRun } from "./run-command.js";
@@ -33,6 +35,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerRuns(program, io, setExit);
   registerWorkflows(program, io, setExit);
   registerSchema(program, io, setExit);
+  registerAudit(program, io, setExit);
+  registerApprovals(program, io, setExit);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -74,6 +74,7 @@ export async function runFile(file: string, options: RunOptions, io: Io): Promis
     return run.status === "succeeded" ? 0 : 1;
   } finally {
     await runtime.outbox.stop();
+    runtime.close();
     runtime.store.close();
   }
 }

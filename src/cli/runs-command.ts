@@ -137,6 +137,7 @@ async function actLocally(config: ResolvedConfig, action: "resume" | "cancel", i
     return finished.status === "succeeded" ? 0 : 1;
   } finally {
     await runtime.outbox.stop();
+    runtime.close();
     runtime.store.close();
   }
 }

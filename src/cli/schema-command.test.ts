@@ -53,6 +53,7 @@ describe("published JSON Schemas", () => {
     const schema = committed("workflow.schema.json") as { $defs: { step: { oneOf: Array<{ title: string }> } } };
     expect(schema.$defs.step.oneOf.map((variant) => variant.title)).toEqual([
       "ai step",
+      "approval step",
       "foreach step",
       "http step",
       "notification step",

@@ -97,3 +97,52 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/notifications\.ops\.url: a webhook target needs url:/);
   });
 });
+
+describe("secrets", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "localagent-config-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("reads file:/path and env:NAME secrets and lists their values for redaction", () => {
+    writeFileSync(join(dir, "token.txt"), "file-token-123\n");
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        `server: { token: "file:${join(dir, "token.txt")}" }`,
+        "notifications:",
+        '  hook: { type: webhook, url: "https://h.example/x", headers: { X-Api-Key: "env:HOOK_KEY" } }',
+        "",
+      ].join("\n"),
+    );
+    const config = loadConfig({ configDir: dir, env: { HOOK_KEY: "env-key-456" } });
+    expect(config.server.token).toBe("file-token-123");
+    expect(config.notifications.hook?.headers).toEqual({ "X-Api-Key": "env-key-456" });
+    expect(config.secrets.sort()).toEqual(["env-key-456", "file-token-123"]);
+  });
+
+  it("names the field and the file when a secret file cannot be read", () => {
+    writeFileSync(join(dir, "config.yaml"), 'server: { token: "file:/nonexistent/token" }\n');
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/server\.token: cannot read secret file \/nonexistent\/token/);
+  });
+
+  it("validates audit alert rules and the approvals timeout", () => {
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        "audit:",
+        "  alerts:",
+        "    - match: { type: policy-decision, decision: deny }",
+        "      notify: log",
+        "approvals: { timeout: 30m }",
+        "",
+      ].join("\n"),
+    );
+    const config = loadConfig({ configDir: dir, env: {} });
+    expect(config.audit.alerts).toEqual([{ match: { type: "policy-decision", decision: "deny" }, notify: "log", message: undefined }]);
+    expect(config.approvals.timeoutMs).toBe(30 * 60_000);
+    writeFileSync(join(dir, "config.yaml"), "audit:\n  alerts:\n    - match: { type: x }\n      notify: log\n      bogus: 1\n");
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/bogus/);
+  });
+});

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import type { z } from "zod";
+import { resolveAuditConfig, type ResolvedAuditConfig } from "../audit/index.js";
 import { parseByteSize, parseDuration } from "../duration/index.js";
 import type { NotificationTarget } from "../engine/index.js";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
@@ -47,6 +48,10 @@ export interface ResolvedConfig {
   platformConfig: string | undefined;
   /** Sections owned by later layers (models, routing, platforms, policy, …), passed through. */
   extensions: Record<string, unknown>;
+  audit: ResolvedAuditConfig;
+  approvals: { timeoutMs: number };
+  /** Every secret value resolved from `env:`/`file:` (and the API token): redacted from the audit log and API errors. */
+  secrets: string[];
 }
 
 export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -73,8 +78,14 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
   const at = (field: string): string => `${configFile ?? join(configDir, "config.yaml")}: ${field}`;
   const port = options.port ?? (env.LOCALAGENT_PORT ? Number(env.LOCALAGENT_PORT) : (file.server?.port ?? 8080));
   const memoryLimit = options.memoryLimit ?? file.memory_limit;
+  const secrets: string[] = [];
+  const secret = (value: string | undefined, where: string): string | undefined => {
+    const resolved = resolveSecret(value, env, where);
+    if (resolved !== undefined && resolved !== value) secrets.push(resolved);
+    return resolved;
+  };
   const extensions: Record<string, unknown> = {};
-  for (const key of ["models", "routing", "cache", "platforms", "policy", "sandbox", "mcp", "audit"] as const) {
+  for (const key of ["models", "routing", "cache", "platforms", "policy", "sandbox", "mcp"] as const) {
     if (file[key] !== undefined) extensions[key] = file[key];
   }
   return {
@@ -89,7 +100,7 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
     server: {
       host: options.host ?? env.LOCALAGENT_HOST ?? file.server?.host ?? "127.0.0.1",
       port,
-      token: resolveSecret(file.server?.token ?? env.LOCALAGENT_TOKEN, env, at("server.token")),
+      token: secret(file.server?.token ?? env.LOCALAGENT_TOKEN, at("server.token")),
     },
     logLevel: options.logLevel ?? env.LOCALAGENT_LOG_LEVEL ?? file.log_level ?? "info",
     shutdownGraceMs: parseDuration(file.shutdown_grace ?? "10s"),
@@ -97,7 +108,7 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
     maxConcurrentRuns: file.max_concurrent_runs ?? 32,
     networkProbeIntervalMs: parseDuration(file.network?.probe_interval ?? "5s"),
     outbox: { backoffMs: parseDuration(file.outbox?.backoff ?? "1s"), maxBackoffMs: parseDuration(file.outbox?.max_backoff ?? "5m") },
-    notifications: resolveNotifications(file.notifications ?? {}, env, at),
+    notifications: resolveNotifications(file.notifications ?? {}, secret, at),
     memoryLimitBytes: memoryLimit === undefined ? undefined : parseByteSize(memoryLimit),
     modelPath: options.modelPath ? resolve(options.modelPath) : file.model_path ? relative(file.model_path) : undefined,
     platformConfig: options.platformConfig
@@ -106,6 +117,9 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
         ? relative(file.platform_config)
         : undefined,
     extensions,
+    audit: resolveAuditConfig(file.audit, configFile ?? "config.yaml"),
+    approvals: { timeoutMs: parseDuration(file.approvals?.timeout ?? "1h") },
+    secrets: [...new Set([...secrets, ...(file.server?.token === undefined && env.LOCALAGENT_TOKEN ? [env.LOCALAGENT_TOKEN] : [])])],
   };
 }
 
@@ -144,9 +158,26 @@ function configError(lines: string[]): LocalAgentError {
   return new LocalAgentError("config_invalid", lines.join("\n"), { details: { problems: lines } });
 }
 
-/** `env:NAME` reads a secret from the environment, so config files can be shared without it. */
+/**
+ * `env:NAME` reads a secret from the environment and `file:/path` from a file (one trailing newline
+ * dropped; relative paths are against the config directory by the caller), so config files can be
+ * shared without their secrets.
+ */
 export function resolveSecret(value: string | undefined, env: NodeJS.ProcessEnv, where: string): string | undefined {
-  if (value === undefined || !value.startsWith("env:")) return value;
+  if (value === undefined) return value;
+  if (value.startsWith("file:")) {
+    const path = expandHome(value.slice(5));
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      throw new LocalAgentError("config_invalid", `${where}: cannot read secret file ${path}: ${errorMessage(error)}`);
+    }
+    const secret = text.replace(/\r?\n$/, "");
+    if (secret === "") throw new LocalAgentError("config_invalid", `${where}: secret file ${path} is empty`);
+    return secret;
+  }
+  if (!value.startsWith("env:")) return value;
   const name = value.slice(4);
   const secret = env[name];
   if (secret === undefined || secret === "")
@@ -156,7 +187,7 @@ export function resolveSecret(value: string | undefined, env: NodeJS.ProcessEnv,
 
 function resolveNotifications(
   targets: NonNullable<ConfigFile["notifications"]>,
-  env: NodeJS.ProcessEnv,
+  secret: (value: string | undefined, where: string) => string | undefined,
   at: (field: string) => string,
 ): Record<string, NotificationTarget> {
   const result: Record<string, NotificationTarget> = {};
@@ -166,7 +197,7 @@ function resolveNotifications(
     if (target.headers) {
       resolved.headers = {};
       for (const [header, value] of Object.entries(target.headers)) {
-        resolved.headers[header] = resolveSecret(value, env, at(`notifications.${name}.headers.${header}`)) ?? "";
+        resolved.headers[header] = secret(value, at(`notifications.${name}.headers.${header}`)) ?? "";
       }
     }
     result[name] = resolved;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
+import { auditConfigSchema } from "../audit/index.js";
 import { durationSchema } from "../workflow/index.js";
 
 // Checked here, not when the values are used, so a bad one is reported with its file:line:column.
@@ -25,7 +26,9 @@ export const configFileSchema = z
         token: z
           .string()
           .optional()
-          .describe("Bearer token for the API; required when host is not loopback. env:NAME reads it from the environment"),
+          .describe(
+            "Bearer token for the API; required when host is not loopback. env:NAME reads it from the environment, file:/path from a file",
+          ),
       })
       .strict()
       .optional(),
@@ -50,7 +53,15 @@ export const configFileSchema = z
     policy: z.unknown().optional(),
     sandbox: z.unknown().optional(),
     mcp: z.unknown().optional(),
-    audit: z.unknown().optional(),
+    audit: auditConfigSchema.optional().describe("The hash-chained audit log (DATA_DIR/audit.log) and its alert rules"),
+    approvals: z
+      .object({
+        timeout: configDurationSchema
+          .optional()
+          .describe("How long an approval waits for an answer before it counts as a deny (default 1h)"),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -1,4 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
+import type { ApprovalDecision, ApprovalService } from "../approvals/index.js";
+import type { AuditLog } from "../audit/index.js";
 import { systemClock, type Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
@@ -23,7 +25,7 @@ import { formatIssue, type WorkflowDefinition, type WorkflowIssue } from "../wor
 import { Dispatcher, type Submission } from "./dispatcher.js";
 import { acquirePidLock, runOwner } from "./pid-lock.js";
 import { deliveryView, runView, triggerOutcomeView, workflowView } from "./views.js";
-import { createRuntime } from "./runtime.js";
+import { createRuntime, type Runtime } from "./runtime.js";
 import { loadWorkflowSet } from "./workflow-set.js";
 
 export interface DaemonOptions {
@@ -54,6 +56,7 @@ export class Daemon implements DaemonApi {
   readonly registry: StepRegistry;
   private store!: Store;
   private engine!: Engine;
+  private runtime: Runtime | undefined;
   private outbox!: Outbox;
   private dispatcher!: Dispatcher;
   private server: HttpServer | undefined;
@@ -118,6 +121,17 @@ export class Daemon implements DaemonApi {
     });
   }
 
+  /** The audit log (after start; undefined when disabled): `audit.record(entry)` for the policy and model/tool calls. */
+  get audit(): AuditLog | undefined {
+    return this.runtime?.audit;
+  }
+
+  /** Durable approvals (after start); `approvals.gate` is the command policy's `ApprovalGate`. */
+  get approvals(): ApprovalService {
+    if (!this.runtime) throw new LocalAgentError("unavailable", "the daemon has not started");
+    return this.runtime.approvals;
+  }
+
   get config(): ResolvedConfig {
     return this.options.config;
   }
@@ -153,6 +167,7 @@ export class Daemon implements DaemonApi {
       registry: this.registry,
       middleware: this.options.middleware ?? [],
     });
+    this.runtime = runtime;
     this.store = runtime.store;
     this.outbox = runtime.outbox;
     this.engine = runtime.engine;
@@ -173,6 +188,7 @@ export class Daemon implements DaemonApi {
         host: config.server.host,
         port: config.server.port,
         token: config.server.token,
+        secrets: config.secrets,
         api: this,
         logger: this.logger,
       });
@@ -235,6 +251,7 @@ export class Daemon implements DaemonApi {
     await this.server?.close();
     await this.outbox?.stop();
     this.wheel.stop();
+    this.runtime?.close();
     this.store?.close();
     this.releaseLock?.();
     this.logger.info("stopped");
@@ -374,6 +391,17 @@ export class Daemon implements DaemonApi {
   listDeliveries(status: string | undefined): unknown[] {
     const known = status === "pending" || status === "delivered" || status === "dead";
     return this.store.listDeliveries(known ? { status } : {}).map(deliveryView);
+  }
+
+  listApprovals(status: string | undefined): unknown[] {
+    const known = status === "pending" || status === "approved" || status === "denied" || status === "expired";
+    if (status !== undefined && status !== "" && status !== "all" && !known)
+      throw new LocalAgentError("bad_request", `status must be pending, approved, denied, expired or all, got "${status}"`);
+    return this.approvals.list(known ? { status: status } : {});
+  }
+
+  decideApproval(id: string, decision: ApprovalDecision, by: string): unknown {
+    return this.approvals.decide(id, decision, by);
   }
 
   problems(): unknown[] {

@@ -1,5 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { ApprovalService } from "../approvals/index.js";
+import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry } from "../audit/index.js";
 import type { Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import { Engine, type StepMiddleware, type StepRegistry } from "../engine/index.js";
@@ -22,10 +24,26 @@ export interface Runtime {
   store: Store;
   outbox: Outbox;
   engine: Engine;
+  /** The hash-chained audit log (DATA_DIR/audit.log); undefined when `audit.enabled: false`. */
+  audit: AuditLog | undefined;
+  approvals: ApprovalService;
+  /** Stops recording events and closes the audit log (the store is closed by its owner). */
+  close(): void;
 }
 
 /** How soon a daemon notices a delivery queued by another process (`localagent run`) in its store. */
 const OUTBOX_POLL_INTERVAL_MS = 1000;
+
+/** The data directory's audit log as configured (`DATA_DIR/audit.log`); the CLI uses it to record its own acts. */
+export function createAuditLog(config: ResolvedConfig, clock: Clock, onEntry?: (entry: AuditEntry) => void): AuditLog {
+  return new AuditLog({
+    file: join(config.dataDir, "audit.log"),
+    clock,
+    durability: config.audit.durability ?? config.durability,
+    secrets: config.secrets,
+    ...(onEntry ? { onEntry } : {}),
+  });
+}
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   const { config, clock, logger, events, registry } = options;
@@ -42,6 +60,18 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     maxBackoffMs: config.outbox.maxBackoffMs,
     pollIntervalMs: OUTBOX_POLL_INTERVAL_MS,
   });
+  const approvals = new ApprovalService({ store, clock, events, defaultTimeoutMs: config.approvals.timeoutMs });
+  const unsubscribeApprovals = events.subscribe((event) => {
+    if (event.type === "run-finished") approvals.closeRun(event.runId, event.status);
+  });
+  let audit: AuditLog | undefined;
+  let unsubscribe = (): void => {};
+  if (config.audit.enabled) {
+    const alert = createAuditAlerter({ rules: config.audit.alerts, queue: outbox, platforms: config.notifications, logger });
+    audit = createAuditLog(config, clock, alert);
+    const log = audit;
+    unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
+  }
   const engine = new Engine({
     store,
     registry,
@@ -51,8 +81,21 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       logger,
       events,
       deliveries: outbox,
+      approvals,
+      ...(audit ? { audit } : {}),
       settings: { maxOutputBytes: config.maxOutputBytes, notificationPlatforms: config.notifications, workspaceDir },
     },
   });
-  return { store, outbox, engine };
+  return {
+    store,
+    outbox,
+    engine,
+    audit,
+    approvals,
+    close: () => {
+      unsubscribeApprovals();
+      unsubscribe();
+      audit?.close();
+    },
+  };
 }

@@ -55,7 +55,8 @@ export class Engine {
   readonly processEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
 
   constructor(private readonly options: EngineOptions) {
-    const chain = [...(options.middleware ?? []), createTimeoutMiddleware()];
+    const ownsTimeout = (context: StepContext): boolean => options.registry.get(context.step.type).ownsTimeout === true;
+    const chain = [...(options.middleware ?? []), createTimeoutMiddleware({ ownsTimeout })];
     this.execute = composeMiddleware(chain, (context) => options.registry.get(context.step.type).run(context));
     this.createRunId = options.createRunId ?? createRunId;
   }

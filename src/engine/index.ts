@@ -3,6 +3,10 @@ export { deltaOf } from "./delta.js";
 export { composeMiddleware, createTimeoutMiddleware } from "./middleware.js";
 export { StepRegistry } from "./registry.js";
 export type {
+  ApprovalAnswer,
+  ApprovalQuestion,
+  ApprovalRequester,
+  AuditRecorder,
   DeliveryQueue,
   NotificationTarget,
   StepContext,

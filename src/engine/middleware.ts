@@ -19,10 +19,10 @@ export function composeMiddleware(
  * Enforces `timeout:` by aborting the step's signal; runners stop their work on abort
  * (shell kills the whole process group). The step fails with a retryable `step_timeout`.
  */
-export function createTimeoutMiddleware(): StepMiddleware {
+export function createTimeoutMiddleware(options: { ownsTimeout?: (context: StepContext) => boolean } = {}): StepMiddleware {
   return async (context, next) => {
     const timeoutMs = context.step.timeoutMs;
-    if (timeoutMs === undefined || timeoutMs <= 0) return next();
+    if (timeoutMs === undefined || timeoutMs <= 0 || options.ownsTimeout?.(context)) return next();
     const clock = context.services.clock;
     let timedOut = false;
     const error = new LocalAgentError("step_timeout", `step "${context.path}" timed out after ${timeoutMs} ms`, { retryable: true });

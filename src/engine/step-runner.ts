@@ -11,12 +11,55 @@ export interface DeliveryQueue {
   enqueue(delivery: { destination: string; kind: string; payload: unknown; idempotencyKey: string }): number | undefined;
 }
 
+/** A question for a human: run `command` (or pass this step) or not. */
+export interface ApprovalQuestion {
+  /** The asking step's `LOCALAGENT_STEP_KEY`: a re-run of the step finds the same request and its answer. */
+  stepKey: string;
+  runId: string;
+  workflow: string;
+  step: string;
+  /** The whole command or message, never truncated. */
+  command: string;
+  /** The policy rule that asked, when a rule did. */
+  rule?: string;
+  reason?: string;
+  /** How long to wait before the request expires (a deny); default from `approvals.timeout`. */
+  timeoutMs?: number;
+}
+
+/** The answer; `expired` counts as a deny. */
+export interface ApprovalAnswer {
+  id: string;
+  decision: "approve" | "deny";
+  outcome: "approved" | "denied" | "expired";
+  by: string;
+}
+
+/** Durable human approvals, as seen by steps and the command policy (the approvals service implements it). */
+export interface ApprovalRequester {
+  /** Creates (or finds, by step key and command) the request and waits for its answer; rejects when `signal` aborts. */
+  ask(question: ApprovalQuestion, signal?: AbortSignal): Promise<ApprovalAnswer>;
+}
+
+/** Writes audit entries (the audit log implements it); the command policy records its decisions here. */
+export interface AuditRecorder {
+  record(entry: {
+    type: string;
+    actor?: { workflow?: string; run?: string; step?: string; trigger?: string; user?: string };
+    details?: Record<string, unknown>;
+  }): unknown;
+}
+
 /** Services shared by every step of a daemon. */
 export interface StepServices {
   clock: Clock;
   logger: Logger;
   events: EventBus;
   deliveries: DeliveryQueue;
+  /** Human approvals; absent where nobody could answer (then approval steps fail with a clear message). */
+  approvals?: ApprovalRequester;
+  /** The audit log, for middleware and steps that decide something worth recording (policy decisions, tool calls). */
+  audit?: AuditRecorder;
   /** Daemon settings the steps may need (notification platforms, output caps, …). */
   settings: StepSettings;
 }
@@ -74,6 +117,11 @@ export interface StepRunner<Config = Record<string, unknown>> {
   readonly subStepsField?: string;
   /** Fields rendered by the runner itself (per item, per shard); the engine leaves them as written. */
   readonly rawFields?: readonly string[];
+  /**
+   * The runner enforces `timeout:` itself, so the timeout middleware leaves it alone (approval: the
+   * deadline is stored with the request and survives restarts, and running out of it is a deny).
+   */
+  readonly ownsTimeout?: boolean;
   run(context: StepContext<Config>): Promise<StepResult>;
 }
 

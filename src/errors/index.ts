@@ -15,6 +15,8 @@ export type ErrorCode =
   | "bad_request"
   | "payload_invalid"
   | "conflict"
+  | "approval_not_found"
+  | "approval_denied"
   | "unavailable";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */

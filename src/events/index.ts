@@ -19,7 +19,28 @@ export type LocalAgentEvent =
   /** An event payload its workflow's `schema:` refused: no run was started. */
   | { type: "trigger-rejected"; workflow: string; trigger: string; source: string; errors: string[]; at: number }
   /** A fire dropped by `overlap: skip` because the workflow already had `concurrency` runs going. */
-  | { type: "run-skipped"; workflow: string; trigger: string; reason: string; at: number };
+  | { type: "run-skipped"; workflow: string; trigger: string; reason: string; at: number }
+  | {
+      type: "approval-requested";
+      approvalId: string;
+      runId: string;
+      workflow: string;
+      step: string;
+      command: string;
+      rule?: string;
+      expiresAt: number;
+      at: number;
+    }
+  | {
+      type: "approval-decided";
+      approvalId: string;
+      runId: string;
+      workflow: string;
+      step: string;
+      decision: "approved" | "denied" | "expired";
+      by: string;
+      at: number;
+    };
 
 export type LocalAgentEventType = LocalAgentEvent["type"];
 type Listener = (event: LocalAgentEvent) => void;

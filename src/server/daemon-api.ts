@@ -12,6 +12,9 @@ export interface DaemonApi {
   resumeRun(id: string): unknown;
   fireEvent(name: string, payload: unknown): unknown;
   listDeliveries(status: string | undefined): unknown[];
+  /** Approval requests, oldest first (`status`: pending, approved, denied, expired; default all). */
+  listApprovals(status: string | undefined): unknown[];
+  decideApproval(id: string, decision: "approve" | "deny", by: string): unknown;
   problems(): unknown[];
   subscribe(listener: (event: LocalAgentEvent) => void): () => void;
 }

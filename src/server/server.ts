@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -11,6 +12,8 @@ export interface ServerOptions {
   host: string;
   port: number;
   token: string | undefined;
+  /** Secret values that must never appear in an API error message. */
+  secrets?: readonly string[];
   api: DaemonApi;
   /** Where unexpected (5xx) errors are logged. */
   logger?: Logger;
@@ -19,6 +22,7 @@ export interface ServerOptions {
 const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
   workflow_not_found: 404,
   run_not_found: 404,
+  approval_not_found: 404,
   bad_request: 400,
   payload_invalid: 400,
   workflow_invalid: 400,
@@ -57,7 +61,7 @@ export class HttpServer {
         this.options.logger?.error({ err: error, method: request.method, url: request.url.split("?")[0] }, "API request failed");
       // A client error's details are for the client (a refused payload's ajv errors, the missing inputs).
       const details = error instanceof LocalAgentError && status < 500 ? error.details : {};
-      void reply.status(status).send({ error: { ...details, code, message: errorMessage(error) } });
+      void reply.status(status).send({ error: { ...details, code, message: this.redact(errorMessage(error)) } });
     });
     this.app.setNotFoundHandler((request, reply) => {
       void reply.status(404).send({ error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
@@ -117,6 +121,27 @@ export class HttpServer {
       return { deliveries: api.listDeliveries(query.status) };
     });
     app.get("/api/problems", async () => ({ problems: api.problems() }));
+    app.get("/api/approvals", async (request) => {
+      const query = request.query as Record<string, string | undefined>;
+      return { approvals: api.listApprovals(query.status) };
+    });
+    app.post("/api/approvals/:id", async (request) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const decision = body.decision;
+      if (decision !== "approve" && decision !== "deny")
+        throw new LocalAgentError("bad_request", 'the body must be {"decision": "approve"} or {"decision": "deny"}');
+      const by = typeof body.by === "string" && body.by !== "" ? body.by.slice(0, 200) : "api";
+      return api.decideApproval(param(request, "id"), decision, by);
+    });
+  }
+
+  /** Removes configured secret values from text a client will see. */
+  private redact(text: string): string {
+    let result = text;
+    for (const secret of [this.options.token, ...(this.options.secrets ?? [])]) {
+      if (secret && secret.length >= 4) result = result.split(secret).join("[redacted]");
+    }
+    return result;
   }
 
   private authorize(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
@@ -126,9 +151,13 @@ export class HttpServer {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(request.url ?? "/", "http://localhost");
-    const token = url.searchParams.get("token");
     if (url.pathname !== "/ws") return void socket.destroy();
-    if (this.options.token && !hasToken(request.headers.authorization, this.options.token) && token !== this.options.token) {
+    const token = url.searchParams.get("token");
+    if (
+      this.options.token &&
+      !hasToken(request.headers.authorization, this.options.token) &&
+      !(token !== null && sameSecret(token, this.options.token))
+    ) {
       socket.write("HTTP/1.1 401 Unauthorized\r\n\r\n");
       return void socket.destroy();
     }
@@ -169,8 +198,17 @@ function param(request: FastifyRequest, name: string): string {
   return String((request.params as Record<string, string>)[name] ?? "");
 }
 
-function hasToken(header: string | undefined, token: string | undefined): boolean {
-  return token !== undefined && header === `Bearer ${token}`;
+/** A `Bearer <token>` header holding the token, compared in constant time. */
+export function hasToken(header: string | undefined, token: string | undefined): boolean {
+  if (token === undefined || header === undefined) return false;
+  const match = /^Bearer (.+)$/.exec(header);
+  return match?.[1] !== undefined && sameSecret(match[1], token);
+}
+
+/** Constant-time comparison: both sides are hashed first, so neither the content nor the length leaks through timing. */
+export function sameSecret(given: string, expected: string): boolean {
+  const digest = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 export function isLoopback(host: string): boolean {

@@ -1,12 +1,13 @@
 import { StepRegistry } from "../engine/index.js";
 import { unconfiguredAiStep } from "./ai/index.js";
+import { approvalStep } from "./approval/index.js";
 import { foreachStep } from "./foreach/index.js";
 import { httpStep } from "./http/index.js";
 import { notificationStep } from "./notification/index.js";
 import { setStep } from "./set/index.js";
 import { shellStep } from "./shell/index.js";
 
-export { foreachStep, httpStep, notificationStep, setStep, shellStep, unconfiguredAiStep };
+export { approvalStep, foreachStep, httpStep, notificationStep, setStep, shellStep, unconfiguredAiStep };
 export type { NotificationPayload } from "./notification/index.js";
 
 /** The registry with every built-in step type. */
@@ -17,5 +18,6 @@ export function createDefaultRegistry(): StepRegistry {
     .register(httpStep)
     .register(notificationStep)
     .register(foreachStep)
+    .register(approvalStep)
     .register(unconfiguredAiStep);
 }

@@ -184,6 +184,14 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  listState(namespace: string): Array<VersionedValue & { key: string }> {
+    const prefix = `${namespace}\u0000`;
+    return [...this.state.entries()]
+      .filter(([id]) => id.startsWith(prefix))
+      .map(([id, entry]) => ({ key: id.slice(prefix.length), ...copy(entry) }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
   /** Atomic like a database transaction: when `work` throws, every change it made is undone. */
   transaction<T>(work: () => T): T {
     const saved = copy(this.tables());

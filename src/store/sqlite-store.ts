@@ -109,6 +109,7 @@ export class SqliteStore implements Store {
         "INSERT INTO fires (workflow, last_fire_at) VALUES (?, ?) ON CONFLICT (workflow) DO UPDATE SET last_fire_at = excluded.last_fire_at",
       ),
       getState: db.prepare("SELECT value, version FROM state WHERE namespace = ? AND key = ?"),
+      listState: db.prepare("SELECT key, value, version FROM state WHERE namespace = ? ORDER BY key"),
       insertState: db.prepare(
         "INSERT INTO state (namespace, key, value, version, updated_at) VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
       ),
@@ -251,6 +252,14 @@ export class SqliteStore implements Store {
     const now = Date.now();
     if (expectedVersion === null) return this.statements.insertState.run(namespace, key, encode(value), now).changes === 1;
     return this.statements.updateState.run(encode(value), now, namespace, key, expectedVersion).changes === 1;
+  }
+
+  listState(namespace: string): Array<VersionedValue & { key: string }> {
+    return (this.statements.listState.all(namespace) as Row[]).map((row) => ({
+      key: String(row.key),
+      value: decode(row.value),
+      version: Number(row.version),
+    }));
   }
 
   transaction<T>(work: () => T): T {

@@ -245,6 +245,18 @@ export function describeStoreConformance(name: string, createStore: () => Store,
       expect(store.getState("other", "memory")).toBeUndefined();
     });
 
+    it("lists the entries of one namespace in key order", () => {
+      expect(store.listState("approval")).toEqual([]);
+      store.compareAndSetState("approval", "b", { n: 2 }, null);
+      store.compareAndSetState("approval", "a", { n: 1 }, null);
+      store.compareAndSetState("approval", "a", { n: 3 }, 1);
+      store.compareAndSetState("other", "c", { n: 4 }, null);
+      expect(store.listState("approval")).toEqual([
+        { key: "a", value: { n: 3 }, version: 2 },
+        { key: "b", value: { n: 2 }, version: 1 },
+      ]);
+    });
+
     it("rolls back a transaction that throws", () => {
       store.createRun(newRun("r1"));
       expect(() =>

@@ -111,6 +111,8 @@ export interface Store {
   /** Shared state with optimistic locking: a write with a stale version fails instead of overwriting. */
   getState(namespace: string, key: string): VersionedValue | undefined;
   compareAndSetState(namespace: string, key: string, value: unknown, expectedVersion: number | null): boolean;
+  /** Every entry of a namespace, ordered by key (approvals list their requests with it). */
+  listState(namespace: string): Array<VersionedValue & { key: string }>;
 
   /** Runs `work` atomically. */
   transaction<T>(work: () => T): T;

@@ -117,13 +117,13 @@ describe("workflow loader: issues name file, line and column", () => {
 
   it("reports an unknown step type at the type's value", () => {
     expect(issues(withSteps(["    - name: x", "      type: shel", "      command: ls"]))).toEqual([
-      'wf.yaml:5:13: unknown step type "shel" (known: ai, foreach, http, notification, set, shell)',
+      'wf.yaml:5:13: unknown step type "shel" (known: ai, approval, foreach, http, notification, set, shell)',
     ]);
   });
 
   it("reports a step without a type at the step", () => {
     expect(issues(withSteps(["    - name: x", "      command: ls"]))).toEqual([
-      'wf.yaml:4:7: step has no "type" (one of: ai, foreach, http, notification, set, shell)',
+      'wf.yaml:4:7: step has no "type" (one of: ai, approval, foreach, http, notification, set, shell)',
     ]);
   });
 
@@ -264,7 +264,7 @@ describe("workflow loader: issues name file, line and column", () => {
     expect(result.workflows).toEqual([]);
     expect(result.issues.map(formatIssue)).toEqual([
       'wf.yaml:5:44: "forever" is not a duration (examples: 500ms, 30s, 5m, 1h30m)',
-      'wf.yaml:6:15: unknown step type "nope" (known: ai, foreach, http, notification, set, shell)',
+      'wf.yaml:6:15: unknown step type "nope" (known: ai, approval, foreach, http, notification, set, shell)',
     ]);
   });
 

@@ -248,7 +248,7 @@ describe("localagent validate", () => {
     const result = await runCli(["validate", join(workflowsDir, "unknown_type.yaml"), join(workflowsDir, "good.yaml")]);
     expect(result.code).toBe(1);
     expect(result.stdout.trimEnd().split("\n")).toEqual([
-      `${join(workflowsDir, "unknown_type.yaml")}:5:13: unknown step type "teleport" (known: ai, foreach, http, notification, set, shell)`,
+      `${join(workflowsDir, "unknown_type.yaml")}:5:13: unknown step type "teleport" (known: ai, approval, foreach, http, notification, set, shell)`,
     ]);
   });
 
