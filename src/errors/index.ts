@@ -13,7 +13,8 @@ export type ErrorCode =
   | "delivery_failed"
   | "store_error"
   | "bad_request"
-  | "unavailable";
+  | "unavailable"
+  | "policy_denied";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */
 export interface SourcePosition {

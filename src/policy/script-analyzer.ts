@@ -1,0 +1,291 @@
+import type { Node, Parser } from "web-tree-sitter";
+import { normalizeProgram } from "./paths.js";
+import type { ScriptFinding, ShellRedirect, ShellWord, SimpleCommand } from "./types.js";
+import { unwrapCommand } from "./wrappers.js";
+
+/** Every simple command a script can run, plus findings about the script itself. */
+export interface ScriptAnalysis {
+  commands: SimpleCommand[];
+  findings: ScriptFinding[];
+}
+
+const MAX_DEPTH = 8;
+const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "busybox", "fish", "csh", "tcsh", "rbash"]);
+const FORK_BOMB = /(\S+)\s*\(\s*\)\s*\{[^}]*\1\s*\|\s*\1\s*&[^}]*\}/;
+
+/** Whether a program name is a shell that runs a script given as `-c` or on stdin. */
+export function isShell(program: string): boolean {
+  return SHELLS.has(program);
+}
+
+/**
+ * Walks a bash syntax tree (tree-sitter) and collects every simple command it can run: through
+ * pipes, lists, subshells, groups, control flow, substitutions, here-docs, and strings handed to
+ * `bash -c`, `eval`, `ssh`, `watch`, `su -c`, `find -exec`, … which are parsed in turn.
+ */
+export class ScriptAnalyzer {
+  private readonly commands: SimpleCommand[] = [];
+  private readonly findings: ScriptFinding[] = [];
+
+  constructor(private readonly parser: Parser) {}
+
+  analyze(source: string): ScriptAnalysis {
+    this.script(source, 0, new Map());
+    return { commands: this.commands, findings: this.findings };
+  }
+
+  /** Parses `source` as a script and walks it; nested strings come back here with depth + 1. */
+  script(source: string, depth: number, vars: Map<string, string | undefined>): SimpleCommand[] {
+    if (depth > MAX_DEPTH) {
+      this.finding("deny", "parse.too-deep", "commands nested too deeply to check", source);
+      return [];
+    }
+    if (FORK_BOMB.test(source)) this.finding("deny", "destroy.fork-bomb", "fork bomb: a function that spawns itself endlessly", source);
+    const tree = this.parser.parse(source);
+    if (!tree) {
+      this.finding("deny", "parse.error", "the command could not be parsed", source);
+      return [];
+    }
+    try {
+      if (tree.rootNode.hasError) {
+        this.finding("deny", "parse.error", "the command is not valid shell syntax, so it cannot be checked", source);
+        return [];
+      }
+      return this.walk(tree.rootNode, depth, vars);
+    } finally {
+      tree.delete();
+    }
+  }
+
+  finding(decision: ScriptFinding["decision"], rule: string, reason: string, text: string): void {
+    this.findings.push({ decision, rule, reason, text });
+  }
+
+  private walk(node: Node, depth: number, vars: Map<string, string | undefined>): SimpleCommand[] {
+    switch (node.type) {
+      case "command":
+        return this.command(node, depth, vars, []);
+      case "pipeline":
+        return this.pipeline(node, depth, vars);
+      case "redirected_statement":
+        return this.redirected(node, depth, vars);
+      case "variable_assignment":
+        this.assign(node, depth, vars);
+        return [];
+      case "declaration_command": {
+        const found: SimpleCommand[] = [];
+        for (const child of node.namedChildren) {
+          if (child?.type === "variable_assignment") this.assign(child, depth, vars);
+          else if (child) found.push(...this.walk(child, depth, vars));
+        }
+        return found;
+      }
+      case "heredoc_body":
+      case "comment":
+        return [];
+      default: {
+        const found: SimpleCommand[] = [];
+        for (const child of node.namedChildren) if (child) found.push(...this.walk(child, depth, vars));
+        return found;
+      }
+    }
+  }
+
+  private assign(node: Node, depth: number, vars: Map<string, string | undefined>): void {
+    const name = node.childForFieldName("name")?.text ?? node.namedChildren[0]?.text;
+    const valueNode = node.childForFieldName("value");
+    if (!name) return;
+    if (!valueNode) return void vars.set(name, "");
+    const value = this.word(valueNode, depth, vars);
+    vars.set(name, value.dynamic ? undefined : value.value);
+  }
+
+  private pipeline(node: Node, depth: number, vars: Map<string, string | undefined>): SimpleCommand[] {
+    const found: SimpleCommand[] = [];
+    const upstream: SimpleCommand[] = [];
+    for (const child of node.namedChildren) {
+      if (!child) continue;
+      const stage = child.type === "command" ? this.command(child, depth, vars, [...upstream]) : this.walk(child, depth, vars);
+      if (child.type !== "command") for (const command of stage) command.upstream.push(...upstream);
+      found.push(...stage);
+      upstream.push(...stage);
+    }
+    return found;
+  }
+
+  private redirected(node: Node, depth: number, vars: Map<string, string | undefined>): SimpleCommand[] {
+    const body = node.childForFieldName("body") ?? node.namedChildren[0];
+    const found = body ? this.walk(body, depth, vars) : [];
+    const redirects: ShellRedirect[] = [];
+    const later: SimpleCommand[] = [];
+    let stdinText: string | undefined;
+    for (const child of node.namedChildren) {
+      if (!child || child === body || child.id === body?.id) continue;
+      if (child.type === "file_redirect") redirects.push(this.redirect(child, depth, vars));
+      else if (child.type === "herestring_redirect") stdinText = this.herestring(child, depth, vars);
+      else if (child.type === "heredoc_redirect") {
+        stdinText = child.namedChildren.find((part) => part?.type === "heredoc_body")?.text ?? "";
+        // `cat <<EOF | sh`: the parser hangs the rest of the pipeline under the heredoc.
+        for (const part of child.namedChildren) {
+          if (!part || part.type.startsWith("heredoc_")) continue;
+          const stage = this.walk(part, depth, vars);
+          for (const command of stage) command.upstream.push(...found);
+          later.push(...stage);
+        }
+      }
+    }
+    for (const command of found) {
+      command.redirects.push(...redirects);
+      if (stdinText !== undefined && command.stdinText === undefined) {
+        command.stdinText = stdinText;
+        this.feedStdin(command, stdinText, depth, vars);
+      }
+    }
+    for (const command of later) this.feedFromUpstream(command, depth, vars);
+    return [...found, ...later];
+  }
+
+  private herestring(node: Node, depth: number, vars: Map<string, string | undefined>): string {
+    const target = node.namedChildren.find((part) => part && part.type !== "<<<");
+    return target ? this.word(target, depth, vars).value : "";
+  }
+
+  private redirect(node: Node, depth: number, vars: Map<string, string | undefined>): ShellRedirect {
+    const destination = node.childForFieldName("destination") ?? node.namedChildren.find((part) => part?.type !== "file_descriptor");
+    const operator = node.children.find((part) => part && !part.isNamed)?.text ?? ">";
+    return { operator, target: destination ? this.word(destination, depth, vars).value : "" };
+  }
+
+  /** A shell or interpreter reading a here-doc / here-string: the text is a script too. */
+  private feedStdin(command: SimpleCommand, text: string, depth: number, vars: Map<string, string | undefined>): void {
+    if (isShell(command.program) && command.args.every((arg) => arg.value.startsWith("-") && arg.value !== "-c")) {
+      this.script(text, depth + 1, new Map(vars));
+    }
+  }
+
+  /** `cat <<EOF | sh` / `echo 'rm -rf /' | bash`: literal text piped into a shell is parsed as a script. */
+  private feedFromUpstream(command: SimpleCommand, depth: number, vars: Map<string, string | undefined>): void {
+    const source = command.upstream.find((stage) => stage.stdinText !== undefined && stage.program === "cat");
+    if (source?.stdinText !== undefined) this.feedStdin(command, source.stdinText, depth, vars);
+  }
+
+  private command(node: Node, depth: number, vars: Map<string, string | undefined>, upstream: SimpleCommand[]): SimpleCommand[] {
+    const words: ShellWord[] = [];
+    const redirects: ShellRedirect[] = [];
+    const assignments: Record<string, string> = {};
+    let stdinText: string | undefined;
+    const local = new Map(vars);
+    for (const child of node.namedChildren) {
+      if (!child) continue;
+      if (child.type === "variable_assignment") {
+        this.assign(child, depth, local);
+        const name = child.childForFieldName("name")?.text ?? "";
+        assignments[name] = local.get(name) ?? "$?";
+      } else if (child.type === "file_redirect") redirects.push(this.redirect(child, depth, vars));
+      else if (child.type === "herestring_redirect") stdinText = this.herestring(child, depth, vars);
+      else if (child.type === "command_name") words.push(this.word(child.namedChildren[0] ?? child, depth, vars));
+      else words.push(this.word(child, depth, vars));
+    }
+    const first = words[0];
+    if (!first) return [];
+    if (first.dynamic) {
+      this.finding("ask", "parse.dynamic-command", "the program name is only known at run time", node.text);
+    }
+    const command: SimpleCommand = {
+      program: normalizeProgram(first.value),
+      path: first.value,
+      args: words.slice(1),
+      redirects,
+      assignments,
+      upstream,
+      wrappers: [],
+      ...(stdinText === undefined ? {} : { stdinText }),
+    };
+    if (stdinText !== undefined) this.feedStdin(command, stdinText, depth, vars);
+    if (upstream.length > 0) this.feedFromUpstream(command, depth, vars);
+    const found = [command];
+    this.commands.push(command);
+    for (const inner of unwrapCommand(command, { depth, vars, analyzer: this })) {
+      found.push(inner);
+      this.commands.push(inner);
+    }
+    return found;
+  }
+
+  /** Quote removal and substitution of known variables; `$(…)` is walked as commands of its own. */
+  word(node: Node, depth: number, vars: Map<string, string | undefined>): ShellWord {
+    const result: ShellWord = { value: "", dynamic: false, substitutions: [] };
+    this.appendWord(node, depth, vars, result);
+    return result;
+  }
+
+  private appendWord(node: Node, depth: number, vars: Map<string, string | undefined>, result: ShellWord): void {
+    switch (node.type) {
+      case "word":
+      case "number":
+      case "command_name":
+        if (node.namedChildCount > 0) {
+          for (const child of node.namedChildren) if (child) this.appendWord(child, depth, vars, result);
+          return;
+        }
+        result.value += unescapeWord(node.text);
+        if (/[*?[]/.test(node.text)) result.dynamic = true;
+        return;
+      case "raw_string":
+        result.value += node.text.slice(1, -1);
+        return;
+      case "ansi_c_string":
+        result.value += decodeAnsiC(node.text.slice(2, -1));
+        return;
+      case "string_content":
+        result.value += node.text.replace(/\\([$`"\\\n])/g, "$1");
+        return;
+      case "string":
+      case "translated_string":
+      case "concatenation":
+        if (node.type === "string" && node.namedChildCount === 0) return;
+        for (const child of node.namedChildren) if (child) this.appendWord(child, depth, vars, result);
+        return;
+      case "simple_expansion":
+      case "expansion": {
+        const name = node.namedChildren.find((child) => child?.type === "variable_name" || child?.type === "special_variable_name");
+        const plain = name && (node.type === "simple_expansion" || node.namedChildCount === 1);
+        const known = plain ? lookup(name.text, vars) : undefined;
+        if (known === undefined) {
+          result.dynamic = true;
+          result.value += `$${name?.text ?? "?"}`;
+        } else result.value += known;
+        return;
+      }
+      case "command_substitution":
+      case "process_substitution": {
+        result.dynamic = true;
+        for (const child of node.namedChildren) if (child) result.substitutions.push(...this.walk(child, depth, vars));
+        result.value += node.type === "process_substitution" ? "/dev/fd/63" : "$(…)";
+        return;
+      }
+      default:
+        result.dynamic = true;
+        result.value += node.text;
+        for (const child of node.namedChildren) if (child) result.substitutions.push(...this.walk(child, depth, vars));
+    }
+  }
+}
+
+function lookup(name: string, vars: Map<string, string | undefined>): string | undefined {
+  if (vars.has(name)) return vars.get(name);
+  if (name === "HOME") return "~";
+  return undefined;
+}
+
+function unescapeWord(text: string): string {
+  return text.replace(/\\(.)/gs, "$1");
+}
+
+function decodeAnsiC(text: string): string {
+  return text.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_match, code: string) => {
+    if (code.startsWith("x")) return String.fromCharCode(parseInt(code.slice(1), 16));
+    if (/^[0-7]+$/.test(code)) return String.fromCharCode(parseInt(code, 8));
+    return ({ n: "\n", t: "\t", r: "\r", e: "\u001b", a: "\u0007" } as Record<string, string>)[code] ?? code;
+  });
+}
