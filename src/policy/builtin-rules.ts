@@ -1,4 +1,4 @@
-import { isCredentialPath, isDiskDevice, isLogPath, isPersistencePath, isProtectedPath, normalizePath } from "./paths.js";
+import { isCredentialPath, isDiskDevice, isLogPath, isPersistencePath, isProtectedPath, normalizePath, resolveAgainst } from "./paths.js";
 import {
   hasFlag,
   isDecoder,
@@ -50,7 +50,9 @@ const SHELL_OR_EVAL = (name: string) => isShell(name) || isInterpreter(name) || 
 const LOG_SERVICES = /^(rsyslog|syslog|syslog-ng|auditd|systemd-journald|journald)(\.service)?$/;
 
 function rmTargets(command: SimpleCommand): string[] {
-  return operands(command).filter((value) => value !== "--");
+  return operands(command)
+    .filter((value) => value !== "--")
+    .map((value) => resolveAgainst(command.cwd, value));
 }
 
 /** Built-in rules, strictest categories first; the first rule that matches a command names the decision. */
@@ -111,7 +113,7 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
       ) &&
       operands(command)
         .slice(0, 1)
-        .some((path) => isProtectedPath(path) || isLogPath(path)),
+        .some((path) => (isProtectedPath(path) && normalizePath(path) !== "/tmp") || isLogPath(path)),
   },
   {
     id: "destroy.mv-root",
@@ -220,7 +222,7 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
     matches: (command) =>
       (command.program === "curl" &&
         (optionValues(command, ["-d", "--data"], ["--data", "--data-binary", "--data-urlencode", "--data-raw", "--json"]).some(
-          (value) => value.startsWith("@") || value.includes("=@"),
+          (value) => value.startsWith("@") || /^[^=]*@/.test(value) || value.includes("=@"),
         ) ||
           optionValues(command, ["-T"], ["--upload-file"]).length > 0 ||
           optionValues(command, ["-F"], ["--form"]).some((value) => /=[@<]/.test(value)))) ||
@@ -232,6 +234,15 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
     decision: "deny",
     reason: "pipes local data (environment, files, archives) to a network tool",
     matches: (command) => isNetworkSender(command.program) && !runsStdin(command) && upstreamPrograms(command).some(isReader),
+  },
+  {
+    id: "exfil.redirect-to-network",
+    category: "exfiltration",
+    decision: "deny",
+    reason: "feeds a local file to a network tool",
+    matches: (command) =>
+      ["nc", "ncat", "netcat", "socat", "telnet", "openssl", "curl", "mail", "mutt", "sendmail", "ftp"].includes(command.program) &&
+      command.redirects.some((redirect) => redirect.operator === "<" && redirect.target !== "/dev/null"),
   },
   {
     id: "exfil.substitution",
@@ -247,7 +258,8 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
     reason: "copies secrets, the home directory or /etc to another host",
     matches: (command) => {
       if (!["scp", "rsync", "sftp", "rclone"].includes(command.program)) return false;
-      const files = operands(command);
+      const keys = new Set(optionValues(command, ["-i"], []));
+      const files = operands(command).filter((value) => !keys.has(value));
       const remote = files.some((value) => /^[^/~.][^/]*:/.test(value));
       return (
         remote &&
@@ -278,6 +290,10 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
     reason: "dumps stored passwords or secret keys",
     matches: (command) =>
       /^(lazagne|mimipenguin|unshadow|laZagne\.py)$/i.test(command.program) ||
+      (["find", "locate", "plocate"].includes(command.program) &&
+        optionValues(command, ["-name", "-iname", "-path"], [])
+          .concat(operands(command))
+          .some((value) => /(^|\/)(id_(rsa|dsa|ecdsa|ed25519)|\.aws\/credentials|shadow|\*\.kdbx|wallet\.dat)$/.test(value))) ||
       (command.program === "gpg" && hasFlag(command, "", "--export-secret-keys", "--export-secret-subkeys")) ||
       (command.program === "secret-tool" && values(command)[0] === "lookup"),
   },
@@ -308,7 +324,9 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
       (["usermod", "gpasswd", "adduser", "useradd"].includes(command.program) &&
         values(command).some((value) => /(^|,)(sudo|wheel|root|admin|docker|lxd|disk|shadow)(,|$)/.test(value))) ||
       (command.program === "useradd" && (hasFlag(command, "o", "--non-unique") || values(command).join(" ").includes("-u 0"))) ||
-      (["chpasswd", "passwd"].includes(command.program) && values(command).some((value) => value === "root" || value.includes("root:"))),
+      command.program === "chpasswd" ||
+      (command.program === "passwd" && values(command).includes("root")) ||
+      (isShell(command.program) && values(command).includes("-p")),
   },
   {
     id: "privilege.container-escape",
@@ -368,7 +386,7 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
         command.program,
       ) ||
       values(command).some((value) =>
-        /stratum\+(tcp|ssl|tls):\/\/|--donate-level|(minexmr|nanopool|supportxmr|moneroocean|hashvault|c3pool|2miners|f2pool)\./i.test(
+        /(^|\/)xmrig|stratum\+(tcp|ssl|tls):\/\/|--donate-level|(minexmr|nanopool|supportxmr|moneroocean|hashvault|c3pool|2miners|f2pool)\./i.test(
           value,
         ),
       ),

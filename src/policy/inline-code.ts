@@ -6,12 +6,13 @@ import type { SimpleCommand } from "./types.js";
 const SHELL_CALL =
   /(?:os\.system|os\.popen|subprocess\.\w+|commands\.getoutput|\bsystem|\bexec(?:Sync)?|\bspawn(?:Sync)?|\bpopen|shell_exec|passthru|proc_open|IO\.popen|Open3\.\w+|\bqx)\s*\(?\s*(\[[^\]]*\]|(['"`])((?:\\.|(?!\2).)*)\2)/g;
 const BACKTICKS = /`([^`]+)`/g;
-const SOCKET = /\bsocket\b|fsockopen|TCPSocket|IO::Socket|net\.(connect|Socket|createConnection)|Socket\.new|\/dev\/tcp/;
-const SPAWNS_IO = /dup2|pty|subprocess|\bexec|spawn|system|popen|child_process|\/bin\/(ba|z|da)?sh|STDIN|open\(STDIN|\bsh\b|cmd\.exe/;
+const SOCKET =
+  /\/inet\/(tcp|udp)\/|\bsocket\b|fsockopen|TCPSocket|IO::Socket|net\.(connect|Socket|createConnection)|Socket\.new|\/dev\/tcp/;
+const SPAWNS_IO = /\|&|dup2|pty|subprocess|\bexec|spawn|system|popen|child_process|\/bin\/(ba|z|da)?sh|STDIN|open\(STDIN|\bsh\b|cmd\.exe/;
 const SHELL_SPAWN =
-  /pty\.spawn|os\.exec[lv]p?e?\s*\(|(spawn|exec|system|popen|call|run|Popen)\s*\(\s*\[?\s*['"](\/bin\/|\/usr\/bin\/)?(ba|z|da|k)?sh['"]/;
+  /pty\.spawn|os\.exec[lv]p?e?\s*\(|(spawn|exec|system|popen|call|run|Popen)\s*\(?\s*\[?\s*['"](\/bin\/|\/usr\/bin\/)?(ba|z|da|k)?sh(\s+-[ip]+)?['"]/;
 const FETCH =
-  /urlopen|requests\.(get|post)|urllib|http\.get|https\.get|\bfetch\(|LWP|Net::HTTP|open-uri|URI\.open|file_get_contents\(\s*['"]https?:|curl_exec|wget|curl/;
+  /require\(\s*['"]https?['"]\s*\)|urlopen|requests\.(get|post)|urllib|http\.get|https\.get|\bfetch\(|LWP|Net::HTTP|open-uri|URI\.open|file_get_contents\(\s*['"]https?:|curl_exec|wget|curl/;
 const RUNS_CODE = /\b(exec|eval|system|compile|Function|load|instance_eval|include|require)\b/;
 const DELETES_TREE = /rmtree|rm_rf|remove_tree|rmSync|rimraf|FileUtils\.rm|removedirs|rm\s+-r/;
 const SETUID = /set(e|re|res)?uid\s*\(\s*0\s*\)|POSIX::setuid\(0\)|Process::Sys\.setuid\(0\)/;
@@ -59,6 +60,9 @@ export function inspectInlineCode(command: SimpleCommand, analyzer: ScriptAnalyz
     analyzer.finding("deny", "remote.inline", "inline code downloads code and runs it", text);
   if (DECODE_RUN.test(code) && /\b(exec|eval|system)\s*\(/.test(code))
     analyzer.finding("deny", "remote.inline-obfuscated", "inline code decodes a payload and runs it", text);
+  if (FETCH.test(code) && /os\.environ|process\.env|%ENV|ENV\.to|getenv\(\)/.test(code)) {
+    analyzer.finding("deny", "exfil.inline", "inline code sends the environment to a host", text);
+  }
   if (SETUID.test(code)) analyzer.finding("deny", "privilege.setuid", "inline code switches to root with setuid(0)", text);
   const literals = [...code.matchAll(STRING_LITERAL)].map((match) => match[2] ?? "");
   if (DELETES_TREE.test(code)) {

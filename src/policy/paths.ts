@@ -17,10 +17,16 @@ export function normalizePath(value: string): string {
     const base = path.startsWith("~") ? "~" : "";
     path = base + posix.normalize(path.slice(base.length) || "/");
     if (base === "~" && path.startsWith("~..")) path = posix.normalize(`/home/user/${path.slice(1)}`);
-  }
+  } else if (path.includes("..")) path = posix.normalize(path);
   while (/.\/(\*|\.)?$/.test(path)) path = path.replace(/\/(\*|\.)?$/, "");
   if (path === "~/") path = "~";
   return path || "/";
+}
+
+/** A relative path resolved against a known working directory (`cd / && rm -rf *`). */
+export function resolveAgainst(cwd: string | undefined, value: string): string {
+  if (cwd === undefined || value.startsWith("/") || value.startsWith("~") || value.startsWith("$")) return value;
+  return `${cwd}/${value}`;
 }
 
 const SYSTEM_ROOTS = [
@@ -52,11 +58,14 @@ const SYSTEM_ROOTS = [
 export function isProtectedPath(value: string): boolean {
   const path = normalizePath(value);
   if (path === "/" || path === "~" || path === "/*" || path === "~/*") return true;
+  // Climbing out of the working directory with ../../.. reaches / from almost anywhere.
+  if (/^(\.\.\/){2,}\.\.$/.test(path)) return true;
   if (path.startsWith("/etc")) return true;
   const parts = path.split("/").filter(Boolean);
   if (path.startsWith("/") && SYSTEM_ROOTS.includes(parts[0] ?? "")) {
     if (parts[0] === "tmp") return parts.length === 1;
     if (parts[0] === "home" || parts[0] === "mnt" || parts[0] === "media") return parts.length <= 1;
+    if (parts[0] === "var" && parts[1] === "lib") return parts.length <= 3;
     return parts.length <= 2;
   }
   if (path.startsWith("~/") && parts.length === 2 && /^\.(ssh|gnupg|config|local|aws|kube)$/.test(parts[1] ?? "")) return true;

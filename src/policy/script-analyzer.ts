@@ -1,4 +1,5 @@
 import type { Node, Parser } from "web-tree-sitter";
+import { inspectInlineCode } from "./inline-code.js";
 import { normalizeProgram } from "./paths.js";
 import type { ScriptFinding, ShellRedirect, ShellWord, SimpleCommand } from "./types.js";
 import { unwrapCommand } from "./wrappers.js";
@@ -10,6 +11,8 @@ export interface ScriptAnalysis {
 }
 
 const MAX_DEPTH = 8;
+/** Where `cd` left the script, kept among the variables under a name no shell variable can have. */
+const CWD = "\u0000cwd";
 const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "busybox", "fish", "csh", "tcsh", "rbash"]);
 const FORK_BOMB = /(\S+)\s*\(\s*\)\s*\{[^}]*\1\s*\|\s*\1\s*&[^}]*\}/;
 
@@ -26,6 +29,7 @@ export function isShell(program: string): boolean {
 export class ScriptAnalyzer {
   private readonly commands: SimpleCommand[] = [];
   private readonly findings: ScriptFinding[] = [];
+  private readonly taints = new Map<string, SimpleCommand[]>();
 
   constructor(private readonly parser: Parser) {}
 
@@ -98,6 +102,9 @@ export class ScriptAnalyzer {
     if (!valueNode) return void vars.set(name, "");
     const value = this.word(valueNode, depth, vars);
     vars.set(name, value.dynamic ? undefined : value.value);
+    // `x=$(curl …); eval "$x"`: the commands behind a variable follow it into later words.
+    if (value.substitutions.length > 0) this.taints.set(name, value.substitutions);
+    else this.taints.delete(name);
   }
 
   private pipeline(node: Node, depth: number, vars: Map<string, string | undefined>): SimpleCommand[] {
@@ -114,16 +121,20 @@ export class ScriptAnalyzer {
   }
 
   private redirected(node: Node, depth: number, vars: Map<string, string | undefined>): SimpleCommand[] {
-    const body = node.childForFieldName("body") ?? node.namedChildren[0];
-    const found = body ? this.walk(body, depth, vars) : [];
+    const body = node.childForFieldName("body");
+    // `> file` alone truncates the file: a command of its own.
+    const found = body ? this.walk(body, depth, vars) : [this.pseudoCommand(vars)];
     const redirects: ShellRedirect[] = [];
     const later: SimpleCommand[] = [];
     let stdinText: string | undefined;
     for (const child of node.namedChildren) {
       if (!child || child === body || child.id === body?.id) continue;
       if (child.type === "file_redirect") redirects.push(this.redirect(child, depth, vars));
-      else if (child.type === "herestring_redirect") stdinText = this.herestring(child, depth, vars);
-      else if (child.type === "heredoc_redirect") {
+      else if (child.type === "herestring_redirect") {
+        const word = this.herestring(child, depth, vars);
+        stdinText = word.value;
+        for (const command of found) command.upstream.push(...word.substitutions);
+      } else if (child.type === "heredoc_redirect") {
         stdinText = child.namedChildren.find((part) => part?.type === "heredoc_body")?.text ?? "";
         // `cat <<EOF | sh`: the parser hangs the rest of the pipeline under the heredoc.
         for (const part of child.namedChildren) {
@@ -145,9 +156,17 @@ export class ScriptAnalyzer {
     return [...found, ...later];
   }
 
-  private herestring(node: Node, depth: number, vars: Map<string, string | undefined>): string {
+  private herestring(node: Node, depth: number, vars: Map<string, string | undefined>): ShellWord {
     const target = node.namedChildren.find((part) => part && part.type !== "<<<");
-    return target ? this.word(target, depth, vars).value : "";
+    return target ? this.word(target, depth, vars) : { value: "", dynamic: false, substitutions: [] };
+  }
+
+  private pseudoCommand(vars: Map<string, string | undefined>): SimpleCommand {
+    const command: SimpleCommand = { program: ":", path: ":", args: [], redirects: [], assignments: {}, upstream: [], wrappers: [] };
+    const cwd = vars.get(CWD);
+    if (cwd !== undefined) command.cwd = cwd;
+    this.commands.push(command);
+    return command;
   }
 
   private redirect(node: Node, depth: number, vars: Map<string, string | undefined>): ShellRedirect {
@@ -158,6 +177,8 @@ export class ScriptAnalyzer {
 
   /** A shell or interpreter reading a here-doc / here-string: the text is a script too. */
   private feedStdin(command: SimpleCommand, text: string, depth: number, vars: Map<string, string | undefined>): void {
+    if (command.stdinText === undefined) command.stdinText = text;
+    inspectInlineCode(command, this, depth);
     if (isShell(command.program) && command.args.every((arg) => arg.value.startsWith("-") && arg.value !== "-c")) {
       this.script(text, depth + 1, new Map(vars));
     }
@@ -174,6 +195,7 @@ export class ScriptAnalyzer {
     const redirects: ShellRedirect[] = [];
     const assignments: Record<string, string> = {};
     let stdinText: string | undefined;
+    const hereSources: SimpleCommand[] = [];
     const local = new Map(vars);
     for (const child of node.namedChildren) {
       if (!child) continue;
@@ -182,8 +204,11 @@ export class ScriptAnalyzer {
         const name = child.childForFieldName("name")?.text ?? "";
         assignments[name] = local.get(name) ?? "$?";
       } else if (child.type === "file_redirect") redirects.push(this.redirect(child, depth, vars));
-      else if (child.type === "herestring_redirect") stdinText = this.herestring(child, depth, vars);
-      else if (child.type === "command_name") words.push(this.word(child.namedChildren[0] ?? child, depth, vars));
+      else if (child.type === "herestring_redirect") {
+        const word = this.herestring(child, depth, vars);
+        stdinText = word.value;
+        hereSources.push(...word.substitutions);
+      } else if (child.type === "command_name") words.push(this.word(child.namedChildren[0] ?? child, depth, vars));
       else words.push(this.word(child, depth, vars));
     }
     const first = words[0];
@@ -197,10 +222,15 @@ export class ScriptAnalyzer {
       args: words.slice(1),
       redirects,
       assignments,
-      upstream,
+      upstream: [...upstream, ...hereSources],
       wrappers: [],
       ...(stdinText === undefined ? {} : { stdinText }),
+      ...(vars.get(CWD) === undefined ? {} : { cwd: vars.get(CWD) }),
     };
+    if (command.program === "cd") {
+      const target = command.args.find((arg) => !arg.value.startsWith("-"));
+      vars.set(CWD, target && !target.dynamic ? resolveCwd(vars.get(CWD), target.value) : undefined);
+    }
     if (stdinText !== undefined) this.feedStdin(command, stdinText, depth, vars);
     if (upstream.length > 0) this.feedFromUpstream(command, depth, vars);
     const found = [command];
@@ -251,6 +281,7 @@ export class ScriptAnalyzer {
         const name = node.namedChildren.find((child) => child?.type === "variable_name" || child?.type === "special_variable_name");
         const plain = name && (node.type === "simple_expansion" || node.namedChildCount === 1);
         const known = plain ? lookup(name.text, vars) : undefined;
+        result.substitutions.push(...(this.taints.get(name?.text ?? "") ?? []));
         if (known === undefined) {
           result.dynamic = true;
           result.value += `$${name?.text ?? "?"}`;
@@ -270,6 +301,11 @@ export class ScriptAnalyzer {
         for (const child of node.namedChildren) if (child) result.substitutions.push(...this.walk(child, depth, vars));
     }
   }
+}
+
+function resolveCwd(current: string | undefined, target: string): string | undefined {
+  if (target.startsWith("/") || target.startsWith("~")) return target;
+  return current === undefined ? undefined : `${current}/${target}`;
 }
 
 function lookup(name: string, vars: Map<string, string | undefined>): string | undefined {

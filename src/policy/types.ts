@@ -38,6 +38,8 @@ export interface SimpleCommand {
   upstream: SimpleCommand[];
   /** Heredoc or here-string text fed to stdin. */
   stdinText?: string;
+  /** The directory an earlier literal `cd` moved to, when known. */
+  cwd?: string;
   /** Wrappers that were peeled off, outermost first (`sudo`, `timeout`, `ssh`). */
   wrappers: string[];
 }

@@ -63,7 +63,8 @@ function compileEntry(entry: z.infer<typeof entrySchema>, decision: PolicyDecisi
       id,
       decision,
       source: entry,
-      matchesScript: (text) => pattern.test(text.trim()),
+      // An allow glob sees one simple command at a time, so `ls*` never allows `ls; curl …`.
+      matchesScript: (text) => decision !== "allow" && pattern.test(text.trim()),
       matchesCommand: (command) => pattern.test(commandText(command)),
     };
   }

@@ -86,7 +86,18 @@ function peel(command: SimpleCommand, context: UnwrapContext): SimpleCommand | u
   if (program === "chroot") return inner(command, skipOptions(args, "").slice(1));
   if (program === "timeout") return inner(command, skipOptions(args, OPTIONS_WITH_VALUE.timeout ?? "").slice(1));
   if (program === "taskset" || program === "chrt") return inner(command, skipOptions(args, "").slice(1));
-  if (program === "xargs") return inner(command, skipOptions(args, OPTIONS_WITH_VALUE.xargs ?? ""));
+  if (program === "xargs") {
+    // `echo / | xargs rm -rf`: literal words echoed into xargs become arguments.
+    const result = inner(command, skipOptions(args, OPTIONS_WITH_VALUE.xargs ?? ""));
+    const fed = command.upstream.filter((stage) => stage.program === "echo" || stage.program === "printf").flatMap((stage) => stage.args);
+    if (result) result.args.push(...fed.filter((arg) => !arg.value.startsWith("-")));
+    return result;
+  }
+  if (program === "screen" || program === "tmux") {
+    const rest = skipOptions(args, program === "screen" ? "SclpTXe" : "sntcL");
+    const start = program === "tmux" ? rest.findIndex((arg) => !["new", "new-session", "new-window", "-d"].includes(arg.value)) : 0;
+    return start >= 0 && rest.length > start ? script(command, rest.slice(start), context) : undefined;
+  }
   if (program === "sudo" || program === "doas" || program === "runuser" || program === "strace" || program === "ltrace") {
     return inner(command, skipOptions(args, OPTIONS_WITH_VALUE[program] ?? ""));
   }
@@ -158,6 +169,7 @@ function inner(outer: SimpleCommand, rest: ShellWord[]): SimpleCommand | undefin
     assignments: { ...outer.assignments },
     upstream: outer.upstream,
     wrappers: [...outer.wrappers, outer.program],
+    ...(outer.cwd === undefined ? {} : { cwd: outer.cwd }),
     ...(outer.stdinText === undefined ? {} : { stdinText: outer.stdinText }),
   };
 }
