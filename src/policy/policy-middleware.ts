@@ -1,0 +1,62 @@
+import type { StepContext, StepMiddleware } from "../engine/index.js";
+import { LocalAgentError } from "../errors/index.js";
+import { shellCommandOf } from "../steps/shell/index.js";
+import { createCommandPolicy, type CommandPolicy, type PolicyCheck } from "./command-policy.js";
+import { compileUserRules } from "./user-rules.js";
+
+/** What a human is asked to approve when the policy says `ask`. */
+export interface ApprovalRequest {
+  runId: string;
+  workflow: string;
+  /** The step's path in the run. */
+  step: string;
+  /** The exact command line that will run if approved. */
+  command: string;
+  check: PolicyCheck;
+}
+
+/** Answers `ask` decisions (chat channel, dashboard); the approvals component plugs in here. */
+export type ApprovalGate = (request: ApprovalRequest) => Promise<"approve" | "deny">;
+
+export interface PolicyMiddlewareOptions {
+  /** A ready policy; without one, it is built from `config` on first use (the grammar loads lazily). */
+  policy?: CommandPolicy | Promise<CommandPolicy>;
+  /** The `policy:` section of config.yaml; validated now, so a bad section fails at start-up. */
+  config?: unknown;
+  /** Default: no approvals yet, so every `ask` fails with "needs approval". */
+  approvalGate?: ApprovalGate;
+}
+
+const noApprovals: ApprovalGate = async () => "deny";
+
+/**
+ * Checks the command of every `shell` step before it runs. `deny` fails the step (not retried),
+ * `ask` waits for the approval gate. The command checked is the one the runner spawns:
+ * both take it from `shellCommandOf(context)`.
+ */
+export function createPolicyMiddleware(options: PolicyMiddlewareOptions = {}): StepMiddleware {
+  if (options.policy === undefined) compileUserRules(options.config);
+  let policy: Promise<CommandPolicy> | undefined = options.policy === undefined ? undefined : Promise.resolve(options.policy);
+  const gate = options.approvalGate ?? noApprovals;
+  return async (context, next) => {
+    if (context.step.type !== "shell") return next();
+    policy ??= createCommandPolicy({ config: options.config });
+    const command = shellCommandOf(context as StepContext<{ command: string }>);
+    const check = (await policy).check(command);
+    if (check.decision === "allow") return next();
+    const details = { command, decision: check.decision, rule: check.rule, reason: check.reason };
+    context.services.logger.warn({ step: context.path, runId: context.runId, ...details }, `command policy: ${check.decision}`);
+    if (check.decision === "deny") {
+      throw new LocalAgentError("policy_denied", `step "${context.path}": command denied by policy (rule ${check.rule}): ${check.reason}`, {
+        details,
+      });
+    }
+    const answer = await gate({ runId: context.runId, workflow: context.workflow.name, step: context.path, command, check });
+    if (answer === "approve") return next();
+    throw new LocalAgentError(
+      "policy_denied",
+      `step "${context.path}": command needs approval (rule ${check.rule}): ${check.reason}; it was not approved`,
+      { details },
+    );
+  };
+}
