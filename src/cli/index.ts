@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { VERSION } from "../daemon/index.js";
 import { processIo, type Io } from "./context.js";
 import { registerInit } from "./init-command.js";
+import { registerPolicy } from "./policy-command.js";
 import { registerRun } from "./run-command.js";
 import { registerRuns } from "./runs-command.js";
 import { registerSchema } from "./schema-command.js";
@@ -33,6 +34,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerRuns(program, io, setExit);
   registerWorkflows(program, io, setExit);
   registerSchema(program, io, setExit);
+  registerPolicy(program, io, setExit);
   try {
     await program.parseAsync(argv);
   } catch (error) {
