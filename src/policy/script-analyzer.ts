@@ -1,4 +1,5 @@
 import type { Node, Parser } from "web-tree-sitter";
+import { findDownloadThenRun } from "./downloads.js";
 import { inspectInlineCode } from "./inline-code.js";
 import { normalizeProgram } from "./paths.js";
 import type { ScriptFinding, ShellRedirect, ShellWord, SimpleCommand } from "./types.js";
@@ -35,6 +36,7 @@ export class ScriptAnalyzer {
 
   analyze(source: string): ScriptAnalysis {
     this.script(source, 0, new Map());
+    this.findings.push(...findDownloadThenRun(this.commands));
     return { commands: this.commands, findings: this.findings };
   }
 
@@ -233,6 +235,9 @@ export class ScriptAnalyzer {
     }
     if (stdinText !== undefined) this.feedStdin(command, stdinText, depth, vars);
     if (upstream.length > 0) this.feedFromUpstream(command, depth, vars);
+    // `rm${IFS}-rf${IFS}/` and `{rm,-rf,/}`: bash splits these into words at run time.
+    if (/\$\{?IFS\b/.test(node.text)) this.script(node.text.replace(/\$\{IFS\}|\$IFS\b/g, " "), depth + 1, new Map(vars));
+    if (/^\{[^{}\s]*,[^{}\s]*\}$/.test(first.value)) this.script(first.value.slice(1, -1).replaceAll(",", " "), depth + 1, new Map(vars));
     const found = [command];
     this.commands.push(command);
     for (const inner of unwrapCommand(command, { depth, vars, analyzer: this })) {
