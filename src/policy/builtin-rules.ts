@@ -55,6 +55,13 @@ function rmTargets(command: SimpleCommand): string[] {
     .map((value) => resolveAgainst(command.cwd, value));
 }
 
+/** The pids of `kill`: `kill -1 123` signals 123 with HUP, `kill -9 -1` kills everything. */
+function killTargets(command: SimpleCommand): string[] {
+  const args = values(command).filter((value) => value !== "--");
+  if (args[0] === "-s" || args[0] === "-n") return args.slice(2);
+  return args[0]?.startsWith("-") && args.length > 1 ? args.slice(1) : args;
+}
+
 /** Built-in rules, strictest categories first; the first rule that matches a command names the decision. */
 export const BUILTIN_RULES: readonly BuiltinRule[] = [
   // Destroying data or the system.
@@ -128,7 +135,7 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
     decision: "deny",
     reason: "kills every process or crashes the kernel",
     matches: (command) =>
-      (command.program === "kill" && values(command).includes("-1")) ||
+      (command.program === "kill" && killTargets(command).includes("-1")) ||
       command.program === "killall5" ||
       writtenPaths(command).some((path) => /^\/proc\/sysrq-trigger$|^\/proc\/sys\/kernel\//.test(path)),
   },

@@ -5,6 +5,7 @@ import type { SimpleCommand } from "./types.js";
 
 const SHELL_CALL =
   /(?:os\.system|os\.popen|subprocess\.\w+|commands\.getoutput|\bsystem|\bexec(?:Sync)?|\bspawn(?:Sync)?|\bpopen|shell_exec|passthru|proc_open|IO\.popen|Open3\.\w+|\bqx)\s*\(?\s*(\[[^\]]*\]|(['"`])((?:\\.|(?!\2).)*)\2)/g;
+const PERL_QUOTED = /\b(?:system|exec|qx)\s*\(?\s*(?:q[qx]?)?\s*[({[]([^)}\]]*)[)}\]]/g;
 const BACKTICKS = /`([^`]+)`/g;
 const SOCKET =
   /\/inet\/(tcp|udp)\/|\bsocket\b|fsockopen|TCPSocket|IO::Socket|net\.(connect|Socket|createConnection)|Socket\.new|\/dev\/tcp/;
@@ -79,6 +80,8 @@ export function inspectInlineCode(command: SimpleCommand, analyzer: ScriptAnalyz
   if (literals.some(isPersistencePath) && /write|['"]a\+?['"]|['"]w\+?['"]|>>|appendFile|writeFile|open\(/.test(code)) {
     analyzer.finding("deny", "persistence.write", "inline code writes a file that makes code run again later", text);
   }
+  // Perl's q(…), qq{…}, qx[…] quoting around a command.
+  for (const match of code.matchAll(PERL_QUOTED)) if (match[1]) analyzer.script(match[1], depth + 1, new Map());
   for (const match of code.matchAll(SHELL_CALL)) {
     const raw =
       match[3] ??
