@@ -1,7 +1,7 @@
-import type { ScriptAnalyzer } from "./script-analyzer.js";
 import type { ShellWord, SimpleCommand } from "./types.js";
 import { inspectInlineCode } from "./inline-code.js";
 import { normalizeProgram } from "./paths.js";
+import { isShell, type ScriptAnalyzer } from "./script-analyzer.js";
 
 export interface UnwrapContext {
   depth: number;
@@ -47,6 +47,7 @@ export function unwrapCommand(command: SimpleCommand, context: UnwrapContext): S
   }
   for (const inner of [command, ...found]) findExec(inner, context, found);
   for (const inner of [command, ...found]) inspectInlineCode(inner, context.analyzer, context.depth);
+  for (const inner of [command, ...found]) embeddedCommands(inner, context);
   return found;
 }
 
@@ -198,10 +199,61 @@ function findExec(command: SimpleCommand, context: UnwrapContext, found: SimpleC
     const body = args.slice(index + 1, end < 0 ? undefined : end);
     const result = inner(command, body);
     if (result) {
+      flagShellEscape(command, [result], context);
       found.push(result);
       for (const deeper of unwrapCommand(result, context)) found.push(deeper);
     }
     if (end < 0) break;
     index = end;
   }
+}
+
+/** Options that hand a command line to a shell (GTFOBins): `tar --checkpoint-action=exec=…`, `rsync -e`, `ssh -o ProxyCommand=…`, `git -c core.pager=…`, `vim -c ':!…'`, `zip -TT`. */
+const EMBEDDED: Record<string, { short: string[]; long: string[]; pattern?: RegExp }> = {
+  tar: {
+    short: ["-I"],
+    long: ["--to-command", "--use-compress-program", "--checkpoint-action", "--rsh-command", "--info-script", "--new-volume-script"],
+  },
+  rsync: { short: ["-e"], long: ["--rsh", "--rsync-path"] },
+  ssh: { short: ["-o"], long: [], pattern: /^(ProxyCommand|LocalCommand|KnownHostsCommand)[= ]/i },
+  scp: { short: ["-S", "-o"], long: [], pattern: /^(ProxyCommand|LocalCommand)[= ]|^[^=]*$/i },
+  git: {
+    short: ["-c"],
+    long: ["--config-env"],
+    pattern: /^core\.(pager|sshCommand|editor|fsmonitor|hooksPath)=|^(diff|merge|filter)\..*=|^alias\..*=!/i,
+  },
+  vim: { short: ["-c", "--cmd"], long: [], pattern: /^:?!/ },
+  vi: { short: ["-c"], long: [], pattern: /^:?!/ },
+  zip: { short: ["-TT"], long: ["--unzip-command"] },
+  less: { short: [], long: [] },
+};
+
+function embeddedCommands(command: SimpleCommand, context: UnwrapContext): void {
+  const spec = EMBEDDED[command.program];
+  if (!spec) return;
+  for (let index = 0; index < command.args.length; index++) {
+    const value = (command.args[index] as ShellWord).value;
+    let text: string | undefined;
+    for (const name of [...spec.short, ...spec.long]) {
+      if (value === name) text = command.args[index + 1]?.value;
+      else if (value.startsWith(`${name}=`)) text = value.slice(name.length + 1);
+    }
+    if (text === undefined || (spec.pattern && !spec.pattern.test(text))) continue;
+    const script = text
+      .replace(/^exec=/, "")
+      .replace(/^(ProxyCommand|LocalCommand|KnownHostsCommand)[= ]/i, "")
+      .replace(/^[^=]*=!?/, (prefix) => (command.program === "git" ? "" : prefix))
+      .replace(/^:?!/, "");
+    const commands = context.analyzer.script(script, context.depth + 1, new Map(context.vars));
+    flagShellEscape(command, commands, context, true);
+  }
+}
+
+/** A bare shell started from inside another program is a shell escape (GTFOBins), whatever it then runs. */
+function flagShellEscape(outer: SimpleCommand, commands: SimpleCommand[], context: UnwrapContext, anyShell = false): void {
+  const shell = commands.find(
+    (inner) =>
+      isShell(inner.program) && (anyShell || !inner.args.some((arg) => /^-[a-zA-Z]*c/.test(arg.value) || !arg.value.startsWith("-"))),
+  );
+  if (shell) context.analyzer.finding("deny", "privilege.shell-escape", `${outer.program} starts an interactive shell`, shell.path);
 }
