@@ -129,6 +129,8 @@ function peelEnv(command: SimpleCommand, context: UnwrapContext): SimpleCommand 
     const equals = value.indexOf("=");
     if (equals > 0) {
       assignments[value.slice(0, equals)] = value.slice(equals + 1);
+      // Shellshock: bash runs what follows a function definition in an exported variable.
+      if (value.slice(equals + 1).startsWith("() {")) context.analyzer.script(value.slice(equals + 1), context.depth + 1, new Map());
       continue;
     }
     const result = inner(command, args.slice(index));
