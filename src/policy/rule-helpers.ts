@@ -129,18 +129,23 @@ export const isReader = (program: string): boolean => READERS.has(program);
 export const isInterpreter = (program: string): boolean => INTERPRETER.test(program);
 
 /** A shell or interpreter that will execute what arrives on stdin (no script file named). */
+const STDIN_FILES = new Set(["-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"]);
+
 export function runsStdin(command: SimpleCommand): boolean {
   if (isShell(command.program)) {
     const args = values(command);
     if (args.some((value) => /^-[a-zA-Z]*c[a-zA-Z]*$/.test(value))) return false;
     const files = args.filter((value) => !value.startsWith("-"));
-    return files.length === 0 || args.includes("-s") || args.includes("-");
+    return files.length === 0 || args.includes("-s") || STDIN_FILES.has(files[0] ?? "");
   }
   if (isInterpreter(command.program)) {
     const args = values(command);
     if (args.some((value) => /^-[a-zA-Z]*[ceErp]$/.test(value) || value === "--eval")) return false;
     const files = args.filter((value) => !value.startsWith("-"));
-    return files.length === 0 || files[0] === "-";
+    return files.length === 0 || STDIN_FILES.has(files[0] ?? "");
+  }
+  if (command.program === "source" || command.program === ".") {
+    return STDIN_FILES.has(values(command)[0] ?? "");
   }
   return false;
 }

@@ -12,6 +12,7 @@ export interface ScriptAnalysis {
 }
 
 const MAX_DEPTH = 8;
+const DOWNLOADERS = /^(curl|wget|nc|ncat|netcat|socat|base64|xxd|fetch)$/;
 /** Where `cd` left the script, kept among the variables under a name no shell variable can have. */
 const CWD = "\u0000cwd";
 const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "busybox", "fish", "csh", "tcsh", "rbash"]);
@@ -217,6 +218,10 @@ export class ScriptAnalyzer {
     if (!first) return [];
     if (first.dynamic) {
       this.finding("ask", "parse.dynamic-command", "the program name is only known at run time", node.text);
+      // `$(curl …)` as a command runs what was downloaded.
+      if (first.substitutions.some((inner) => DOWNLOADERS.test(inner.program))) {
+        this.finding("deny", "remote.substitution", "runs the output of a download as a command", node.text);
+      }
     }
     const command: SimpleCommand = {
       program: normalizeProgram(first.value),
