@@ -62,7 +62,7 @@ function compileEntry(entry: z.infer<typeof entrySchema>, decision: PolicyDecisi
     return {
       id,
       decision,
-      source: entry,
+      source: JSON.stringify(entry),
       // An allow glob sees one simple command at a time, so `ls*` never allows `ls; curl …`.
       matchesScript: (text) => decision !== "allow" && pattern.test(text.trim()),
       matchesCommand: (command) => pattern.test(commandText(command)),
