@@ -1,4 +1,13 @@
-import { isCredentialPath, isDiskDevice, isLogPath, isPersistencePath, isProtectedPath, normalizePath, resolveAgainst } from "./paths.js";
+import {
+  isCredentialPath,
+  isDiskDevice,
+  isLogPath,
+  isPersistencePath,
+  isProtectedPath,
+  isShell,
+  normalizePath,
+  resolveAgainst,
+} from "./paths.js";
 import {
   hasFlag,
   isDecoder,
@@ -15,7 +24,6 @@ import {
   values,
   writtenPaths,
 } from "./rule-helpers.js";
-import { isShell } from "./script-analyzer.js";
 import type { PolicyDecision, SimpleCommand } from "./types.js";
 
 /** A built-in rule: checked against every simple command of a script. */

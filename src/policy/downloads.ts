@@ -1,6 +1,5 @@
-import { normalizePath } from "./paths.js";
+import { isShell, normalizePath } from "./paths.js";
 import { hasFlag, operands, optionValues } from "./rule-helpers.js";
-import { isShell } from "./script-analyzer.js";
 import type { ScriptFinding, SimpleCommand } from "./types.js";
 
 const RUNNERS = /^(python[0-9.]*|perl|ruby|node|php|source|\.|chmod)$/;

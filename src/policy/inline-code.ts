@@ -1,7 +1,6 @@
 import { isCredentialPath, isPersistencePath, isProtectedPath } from "./paths.js";
 import { isInterpreter, optionValues } from "./rule-helpers.js";
-import type { ScriptAnalyzer } from "./script-analyzer.js";
-import type { SimpleCommand } from "./types.js";
+import type { ScriptSink, SimpleCommand } from "./types.js";
 
 const SHELL_CALL =
   /(?:os\.system|os\.popen|subprocess\.\w+|commands\.getoutput|\bsystem|\bexec(?:Sync)?|\bspawn(?:Sync)?|\bpopen|shell_exec|passthru|proc_open|IO\.popen|Open3\.\w+|\bqx)\s*\(?\s*(\[[^\]]*\]|(['"`])((?:\\.|(?!\2).)*)\2)/g;
@@ -47,7 +46,7 @@ export function inlineCodeOf(command: SimpleCommand): string | undefined {
  * parsed as scripts in turn; sockets wired to shells, spawned shells, fetched-then-run code,
  * tree deletes, setuid(0) and credential paths become findings.
  */
-export function inspectInlineCode(command: SimpleCommand, analyzer: ScriptAnalyzer, depth: number): void {
+export function inspectInlineCode(command: SimpleCommand, analyzer: ScriptSink, depth: number): void {
   const code = inlineCodeOf(command);
   if (code === undefined || code.trim() === "") return;
   const text = `${command.program} ${code}`;

@@ -1,5 +1,12 @@
 import { posix } from "node:path";
 
+const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "busybox", "fish", "csh", "tcsh", "rbash"]);
+
+/** Whether a program name is a shell that runs a script given as `-c` or on stdin. */
+export function isShell(program: string): boolean {
+  return SHELLS.has(program);
+}
+
 /** `/usr/bin/../bin/rm` → `rm`; `\rm` and `"rm"` arrive already unquoted. */
 export function normalizeProgram(value: string): string {
   const normalized = value.includes("/") ? posix.normalize(value) : value;

@@ -1,4 +1,4 @@
-import { isShell } from "./script-analyzer.js";
+import { isShell } from "./paths.js";
 import type { ShellWord, SimpleCommand } from "./types.js";
 
 /** Short flag letters (`-rf` → r, f) and long flags (`--force`) of a command. */

@@ -1,8 +1,8 @@
 import type { Node, Parser } from "web-tree-sitter";
 import { findDownloadThenRun } from "./downloads.js";
 import { inspectInlineCode } from "./inline-code.js";
-import { normalizeProgram } from "./paths.js";
-import type { ScriptFinding, ShellRedirect, ShellWord, SimpleCommand } from "./types.js";
+import { isShell, normalizeProgram } from "./paths.js";
+import type { ScriptFinding, ScriptSink, ShellRedirect, ShellWord, SimpleCommand } from "./types.js";
 import { unwrapCommand } from "./wrappers.js";
 
 /** Every simple command a script can run, plus findings about the script itself. */
@@ -15,20 +15,14 @@ const MAX_DEPTH = 8;
 const DOWNLOADERS = /^(curl|wget|nc|ncat|netcat|socat|base64|xxd|fetch)$/;
 /** Where `cd` left the script, kept among the variables under a name no shell variable can have. */
 const CWD = "\u0000cwd";
-const SHELLS = new Set(["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "busybox", "fish", "csh", "tcsh", "rbash"]);
 const FORK_BOMB = /(\S+)\s*\(\s*\)\s*\{[^}]*\1\s*\|\s*\1\s*&[^}]*\}/;
-
-/** Whether a program name is a shell that runs a script given as `-c` or on stdin. */
-export function isShell(program: string): boolean {
-  return SHELLS.has(program);
-}
 
 /**
  * Walks a bash syntax tree (tree-sitter) and collects every simple command it can run: through
  * pipes, lists, subshells, groups, control flow, substitutions, here-docs, and strings handed to
  * `bash -c`, `eval`, `ssh`, `watch`, `su -c`, `find -exec`, … which are parsed in turn.
  */
-export class ScriptAnalyzer {
+export class ScriptAnalyzer implements ScriptSink {
   private readonly commands: SimpleCommand[] = [];
   private readonly findings: ScriptFinding[] = [];
   private readonly taints = new Map<string, SimpleCommand[]>();

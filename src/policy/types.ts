@@ -49,3 +49,10 @@ export interface ScriptFinding extends PolicyVerdict {
   /** Source text it refers to. */
   text: string;
 }
+
+/** Where nested scripts and findings go while a script is read (the analyzer; wrappers and inline code feed it). */
+export interface ScriptSink {
+  /** Parses and walks a nested script (`bash -c`, `eval`, …); returns its top-level commands. */
+  script(source: string, depth: number, vars: Map<string, string | undefined>): SimpleCommand[];
+  finding(decision: PolicyDecision, rule: string, reason: string, text: string): void;
+}

@@ -1,12 +1,11 @@
-import type { ShellWord, SimpleCommand } from "./types.js";
+import type { ScriptSink, ShellWord, SimpleCommand } from "./types.js";
 import { inspectInlineCode } from "./inline-code.js";
-import { normalizeProgram } from "./paths.js";
-import { isShell, type ScriptAnalyzer } from "./script-analyzer.js";
+import { isShell, normalizeProgram } from "./paths.js";
 
 export interface UnwrapContext {
   depth: number;
   vars: Map<string, string | undefined>;
-  analyzer: ScriptAnalyzer;
+  analyzer: ScriptSink;
 }
 
 /** Options that take a value, per wrapper, so the wrapped program is found after them. */
