@@ -15,7 +15,8 @@ const MAX_DEPTH = 8;
 const DOWNLOADERS = /^(curl|wget|nc|ncat|netcat|socat|base64|xxd|fetch)$/;
 /** Where `cd` left the script, kept among the variables under a name no shell variable can have. */
 const CWD = "\u0000cwd";
-const FORK_BOMB = /(\S+)\s*\(\s*\)\s*\{[^}]*\1\s*\|\s*\1\s*&[^}]*\}/;
+// Bounded name and body so the backreference cannot go quadratic on long input.
+const FORK_BOMB = /([\w:.-]{1,64})\s*\(\s*\)\s*\{[^}]{0,200}?\1\s*\|\s*\1\s*&[^}]{0,200}\}/;
 
 /**
  * Walks a bash syntax tree (tree-sitter) and collects every simple command it can run: through
@@ -41,7 +42,8 @@ export class ScriptAnalyzer implements ScriptSink {
       this.finding("deny", "parse.too-deep", "commands nested too deeply to check", source);
       return [];
     }
-    if (FORK_BOMB.test(source)) this.finding("deny", "destroy.fork-bomb", "fork bomb: a function that spawns itself endlessly", source);
+    if (/\(\s*\)\s*\{/.test(source) && FORK_BOMB.test(source))
+      this.finding("deny", "destroy.fork-bomb", "fork bomb: a function that spawns itself endlessly", source);
     const tree = this.parser.parse(source);
     if (!tree) {
       this.finding("deny", "parse.error", "the command could not be parsed", source);
