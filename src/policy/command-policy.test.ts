@@ -53,6 +53,14 @@ describe("CommandPolicy", () => {
     expect(policy.check("ls -la | wc -l")).toMatchObject({ decision: "deny", rule: "default" });
   });
 
+  it("stays fast on long input (no quadratic regexes)", async () => {
+    const policy = await createCommandPolicy();
+    const started = performance.now();
+    expect(policy.check(`echo ${"a".repeat(100_000)}`).decision).toBe("allow");
+    expect(policy.check(`python3 -c "${"'a".repeat(20_000)}"`).decision).toBe("allow");
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
   it("rejects an invalid policy section naming the field", async () => {
     await expect(createCommandPolicy({ config: { default: "maybe" } })).rejects.toThrow(LocalAgentError);
     await expect(createCommandPolicy({ config: { deny: ["/(/"] } })).rejects.toThrow(/user\.deny\[0\]/);
