@@ -4,4 +4,10 @@ export { CommandPolicy, createCommandPolicy, type CommandPolicyOptions, type Pol
 export { ScriptAnalyzer, type ScriptAnalysis } from "./script-analyzer.js";
 export { compileUserRules, policyConfigSchema, type PolicyConfig } from "./user-rules.js";
 export type { PolicyDecision, PolicyVerdict, ShellWord, SimpleCommand } from "./types.js";
-export { createPolicyMiddleware, type ApprovalGate, type ApprovalRequest, type PolicyMiddlewareOptions } from "./policy-middleware.js";
+export {
+  createPolicyMiddleware,
+  type ApprovalGate,
+  type ApprovalRequest,
+  type PolicyDecisionRecord,
+  type PolicyMiddlewareOptions,
+} from "./policy-middleware.js";

@@ -7,7 +7,7 @@ import { EventBus } from "../events/index.js";
 import { createSilentLogger } from "../logger/index.js";
 import { shellStep, type ShellConfig } from "../steps/shell/index.js";
 import type { StepDefinition, WorkflowDefinition } from "../workflow/index.js";
-import { createPolicyMiddleware, type ApprovalRequest, type PolicyMiddlewareOptions } from "./index.js";
+import { createPolicyMiddleware, type ApprovalRequest, type PolicyDecisionRecord, type PolicyMiddlewareOptions } from "./index.js";
 
 const temp = makeTempDir("localagent-policy-");
 afterAll(() => temp.cleanup());
@@ -106,6 +106,13 @@ describe("policy middleware", () => {
       command: "mkdir -p x && rm -rf x && echo gone",
       check: { decision: "ask", rule: "risky.rm-recursive" },
     });
+    const records: PolicyDecisionRecord[] = [];
+    await execute(shellContext("echo audited"), { onDecision: (record) => records.push(record) });
+    await execute(shellContext("git push -f"), { onDecision: (record) => records.push(record) }).catch(() => undefined);
+    expect(records.map((record) => [record.check.decision, record.approval])).toEqual([
+      ["allow", undefined],
+      ["ask", "deny"],
+    ]);
   });
 
   it("applies user rules from config and leaves other step types alone", async () => {

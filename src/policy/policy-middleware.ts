@@ -25,6 +25,18 @@ export interface PolicyMiddlewareOptions {
   config?: unknown;
   /** Default: no approvals yet, so every `ask` fails with "needs approval". */
   approvalGate?: ApprovalGate;
+  /** Sees every decision, allow included (the audit log hooks in here). */
+  onDecision?: (decision: PolicyDecisionRecord) => void;
+}
+
+/** One checked command, for the audit log. */
+export interface PolicyDecisionRecord {
+  runId: string;
+  workflow: string;
+  step: string;
+  check: PolicyCheck;
+  /** For `ask`: what the approval gate answered. */
+  approval?: "approve" | "deny";
 }
 
 const noApprovals: ApprovalGate = async () => "deny";
@@ -43,6 +55,8 @@ export function createPolicyMiddleware(options: PolicyMiddlewareOptions = {}): S
     policy ??= createCommandPolicy({ config: options.config });
     const command = shellCommandOf(context as StepContext<{ command: string }>);
     const check = (await policy).check(command);
+    const record: PolicyDecisionRecord = { runId: context.runId, workflow: context.workflow.name, step: context.path, check };
+    if (check.decision !== "ask") options.onDecision?.(record);
     if (check.decision === "allow") return next();
     const details = { command, decision: check.decision, rule: check.rule, reason: check.reason };
     context.services.logger.warn({ step: context.path, runId: context.runId, ...details }, `command policy: ${check.decision}`);
@@ -52,6 +66,7 @@ export function createPolicyMiddleware(options: PolicyMiddlewareOptions = {}): S
       });
     }
     const answer = await gate({ runId: context.runId, workflow: context.workflow.name, step: context.path, command, check });
+    options.onDecision?.({ ...record, approval: answer });
     if (answer === "approve") return next();
     throw new LocalAgentError(
       "policy_denied",
