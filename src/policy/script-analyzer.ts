@@ -27,6 +27,7 @@ export class ScriptAnalyzer implements ScriptSink {
   private readonly commands: SimpleCommand[] = [];
   private readonly findings: ScriptFinding[] = [];
   private readonly taints = new Map<string, SimpleCommand[]>();
+  private readonly aliases = new Map<string, string>();
 
   constructor(private readonly parser: Parser) {}
 
@@ -207,11 +208,16 @@ export class ScriptAnalyzer implements ScriptSink {
         const word = this.herestring(child, depth, vars);
         stdinText = word.value;
         hereSources.push(...word.substitutions);
-      } else if (child.type === "command_name") words.push(this.word(child.namedChildren[0] ?? child, depth, vars));
-      else words.push(this.word(child, depth, vars));
+      } else {
+        const wordNode = child.type === "command_name" ? (child.namedChildren[0] ?? child) : child;
+        words.push(...splitFields(wordNode, this.word(wordNode, depth, vars), vars));
+      }
     }
     const first = words[0];
     if (!first) return [];
+    // `alias x=rm` (with expand_aliases) makes `x -rf /` an rm.
+    const alias = this.aliases.get(first.value);
+    if (alias !== undefined) this.script([alias, ...words.slice(1).map((word) => word.value)].join(" "), depth + 1, new Map(vars));
     if (first.dynamic) {
       this.finding("ask", "parse.dynamic-command", "the program name is only known at run time", node.text);
       // `$(curl …)` as a command runs what was downloaded.
@@ -230,6 +236,12 @@ export class ScriptAnalyzer implements ScriptSink {
       ...(stdinText === undefined ? {} : { stdinText }),
       ...(vars.get(CWD) === undefined ? {} : { cwd: vars.get(CWD) }),
     };
+    if (command.program === "alias") {
+      for (const arg of command.args) {
+        const equals = arg.value.indexOf("=");
+        if (equals > 0) this.aliases.set(arg.value.slice(0, equals), arg.value.slice(equals + 1));
+      }
+    }
     if (command.program === "cd") {
       const target = command.args.find((arg) => !arg.value.startsWith("-"));
       vars.set(CWD, target && !target.dynamic ? resolveCwd(vars.get(CWD), target.value) : undefined);
@@ -307,6 +319,23 @@ export class ScriptAnalyzer implements ScriptSink {
         for (const child of node.namedChildren) if (child) result.substitutions.push(...this.walk(child, depth, vars));
     }
   }
+}
+
+/**
+ * Field splitting: an unquoted expansion whose value holds IFS characters becomes several words
+ * (`cmd="rm -rf /"; $cmd`, `opts="-rf /"; rm $opts`, `IFS=,; c="rm,-rf,/"; $c`).
+ */
+function splitFields(node: Node, word: ShellWord, vars: Map<string, string | undefined>): ShellWord[] {
+  const unquoted =
+    node.type === "simple_expansion" ||
+    node.type === "expansion" ||
+    (node.type === "concatenation" &&
+      node.namedChildren.some((child) => child?.type === "simple_expansion" || child?.type === "expansion"));
+  if (!unquoted) return [word];
+  const separators = `${vars.get("IFS") ?? ""} \t\n`;
+  const fields = word.value.split(new RegExp(`[${separators.replace(/[\]\\^-]/g, "\\$&")}]+`)).filter((field) => field !== "");
+  if (fields.length <= 1) return [word];
+  return fields.map((value, index) => ({ value, dynamic: word.dynamic, substitutions: index === 0 ? word.substitutions : [] }));
 }
 
 function resolveCwd(current: string | undefined, target: string): string | undefined {

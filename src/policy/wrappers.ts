@@ -60,7 +60,10 @@ function peel(command: SimpleCommand, context: UnwrapContext): SimpleCommand | u
     const flag = values.findIndex((value) => SCRIPT_FLAG.test(value));
     if (flag < 0) return undefined;
     const rest = args.slice(flag + 1).filter((arg) => arg.value !== "--");
-    return rest[0] ? script(command, [rest[0]], context) : undefined;
+    // `sh -c 'rm -rf "$1"' _ /`: the words after the script are $0, $1, …
+    const positional = new Map(context.vars);
+    rest.slice(1).forEach((arg, index) => positional.set(String(index), arg.dynamic ? undefined : arg.value));
+    return rest[0] ? script(command, [rest[0]], { ...context, vars: positional }) : undefined;
   }
   if (program === "su") {
     const flag = values.findIndex((value) => value === "-c" || value === "--command");
