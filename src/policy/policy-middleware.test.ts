@@ -115,6 +115,16 @@ describe("policy middleware", () => {
     ]);
   });
 
+  it("checks the command as the configured shell's -c argument", async () => {
+    const context = shellContext('import os; os.system("rm -rf /")');
+    (context.config as unknown as ShellConfig).shell = "python3";
+    const error = await failure(execute(context));
+    expect(error.message).toContain("destroy.rm-root");
+    const sh = shellContext("echo 'it''s' fine");
+    (sh.config as unknown as ShellConfig).shell = "/bin/sh";
+    expect(await execute(sh)).toEqual({ output: "its fine" });
+  });
+
   it("applies user rules from config and leaves other step types alone", async () => {
     const denied = await failure(execute(shellContext("echo hello"), { config: { deny: ["echo *"] } }));
     expect(denied.message).toContain("user.deny[0]");

@@ -54,7 +54,7 @@ export function createPolicyMiddleware(options: PolicyMiddlewareOptions = {}): S
     if (context.step.type !== "shell") return next();
     policy ??= createCommandPolicy({ config: options.config });
     const command = shellCommandOf(context as StepContext<{ command: string }>);
-    const check = (await policy).check(command);
+    const check = (await policy).check(asInvoked(command, context.config.shell));
     const record: PolicyDecisionRecord = { runId: context.runId, workflow: context.workflow.name, step: context.path, check };
     if (check.decision !== "ask") options.onDecision?.(record);
     if (check.decision === "allow") return next();
@@ -74,4 +74,15 @@ export function createPolicyMiddleware(options: PolicyMiddlewareOptions = {}): S
       { details },
     );
   };
+}
+
+/**
+ * The step runs `SHELL -c COMMAND`: with a `shell:` other than bash the command is checked as
+ * that program's `-c` argument (`python3 -c '…'` gets the inline-code checks), so a step cannot
+ * slip code past the bash parser by naming another interpreter.
+ */
+function asInvoked(command: string, shell: unknown): string {
+  if (typeof shell !== "string" || shell === "" || /^(\/usr)?\/bin\/bash$|^bash$/.test(shell)) return command;
+  const quote = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
+  return `${quote(shell)} -c ${quote(command)}`;
 }
