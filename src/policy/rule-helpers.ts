@@ -1,4 +1,4 @@
-import { isShell } from "./paths.js";
+import { isShell, resolveAgainst } from "./paths.js";
 import type { ShellWord, SimpleCommand } from "./types.js";
 
 /** Short flag letters (`-rf` → r, f) and long flags (`--force`) of a command. */
@@ -216,4 +216,19 @@ export function mentionedPaths(command: SimpleCommand): string[] {
     if (at >= 0) paths.push(value.slice(at + 2));
   }
   return paths;
+}
+
+/** A matcher for commands whose program is one of `names`. */
+export const programIs =
+  (...names: string[]) =>
+  (command: SimpleCommand): boolean =>
+    names.includes(command.program);
+
+export const isRecursive = (command: SimpleCommand): boolean => hasFlag(command, "rR", "--recursive");
+
+/** What `rm` deletes, relative paths resolved against a known `cd`. */
+export function rmTargets(command: SimpleCommand): string[] {
+  return operands(command)
+    .filter((value) => value !== "--")
+    .map((value) => resolveAgainst(command.cwd, value));
 }

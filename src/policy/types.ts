@@ -56,3 +56,24 @@ export interface ScriptSink {
   script(source: string, depth: number, vars: Map<string, string | undefined>): SimpleCommand[];
   finding(decision: PolicyDecision, rule: string, reason: string, text: string): void;
 }
+
+/** A built-in rule: checked against every simple command of a script. */
+export interface BuiltinRule {
+  id: string;
+  category: RuleCategory;
+  decision: PolicyDecision;
+  reason: string;
+  matches(command: SimpleCommand): boolean;
+}
+
+export type RuleCategory =
+  | "destroy"
+  | "remote-code"
+  | "reverse-shell"
+  | "exfiltration"
+  | "credentials"
+  | "privilege"
+  | "persistence"
+  | "miner"
+  | "log-wiping"
+  | "risky";
