@@ -101,6 +101,8 @@ export const ACCESS_RULES: readonly BuiltinRule[] = [
         optionValues(command, ["-name", "-iname", "-path"], [])
           .concat(operands(command))
           .some((value) => /(^|\/)(id_(rsa|dsa|ecdsa|ed25519)|\.aws\/credentials|shadow|\*\.kdbx|wallet\.dat)$/.test(value))) ||
+      (["grep", "egrep", "rg", "ag", "ack", "git"].includes(command.program) &&
+        values(command).some((value) => /PRIVATE KEY|aws_secret_access_key|BEGIN OPENSSH/i.test(value))) ||
       (command.program === "gpg" && hasFlag(command, "", "--export-secret-keys", "--export-secret-subkeys")) ||
       (command.program === "secret-tool" && values(command)[0] === "lookup"),
   },

@@ -14,7 +14,8 @@ const SHELL_SPAWN =
 const FETCH =
   /require\(\s*['"]https?['"]\s*\)|urlopen|requests\.(get|post)|urllib|http\.get|https\.get|\bfetch\(|LWP|Net::HTTP|open-uri|URI\.open|file_get_contents\(\s*['"]https?:|curl_exec|wget|curl/;
 const RUNS_CODE = /\b(exec|eval|system|compile|Function|load|instance_eval|include|require)\b/;
-const DELETES_TREE = /rmtree|rm_rf|remove_tree|rmSync|rimraf|FileUtils\.rm|removedirs|rm\s+-r/;
+const DELETES_TREE =
+  /os\.walk[\s\S]*os\.(remove|unlink)|os\.(remove|unlink)\([\s\S]*os\.walk|rmtree|rm_rf|remove_tree|rmSync|rimraf|FileUtils\.rm|removedirs|rm\s+-r/;
 const SETUID = /set(e|re|res)?uid\s*\(\s*0\s*\)|POSIX::setuid\(0\)|Process::Sys\.setuid\(0\)/;
 const DECODE_RUN = /(b64decode|base64|decode_base64|Buffer\.from\([^)]*base64|atob)/;
 const STRING_LITERAL = /(['"])((?:\\.|(?!\1).)*)\1/g;
