@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
 import { auditConfigSchema } from "../audit/index.js";
+import { policyConfigSchema } from "../policy/index.js";
 import { durationSchema } from "../workflow/index.js";
 
 // Checked here, not when the values are used, so a bad one is reported with its file:line:column.
@@ -50,7 +51,9 @@ export const configFileSchema = z
     routing: z.unknown().optional(),
     cache: z.unknown().optional(),
     platforms: z.unknown().optional(),
-    policy: z.unknown().optional(),
+    policy: policyConfigSchema
+      .optional()
+      .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
     sandbox: z.unknown().optional(),
     mcp: z.unknown().optional(),
     audit: auditConfigSchema.optional().describe("The hash-chained audit log (DATA_DIR/audit.log) and its alert rules"),

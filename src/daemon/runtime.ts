@@ -8,6 +8,7 @@ import { Engine, type StepMiddleware, type StepRegistry } from "../engine/index.
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
+import { createPolicyMiddleware } from "../policy/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 
 export interface RuntimeOptions {
@@ -75,7 +76,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const engine = new Engine({
     store,
     registry,
-    middleware: options.middleware ?? [],
+    // The command policy wraps every step, outermost, so nothing runs a shell command it has not checked.
+    middleware: [createPolicyMiddleware({ config: config.extensions.policy }), ...(options.middleware ?? [])],
     services: {
       clock,
       logger,

@@ -17,7 +17,8 @@ export type ErrorCode =
   | "conflict"
   | "approval_not_found"
   | "approval_denied"
-  | "unavailable";
+  | "unavailable"
+  | "policy_denied";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */
 export interface SourcePosition {

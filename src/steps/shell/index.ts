@@ -1,1 +1,2 @@
 export { shellStep, type ShellConfig } from "./shell-step.js";
+export { shellCommandOf } from "./shell-command.js";

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { StepContext, StepResult, StepRunner } from "../../engine/index.js";
 import { LocalAgentError } from "../../errors/index.js";
 import { killLeftovers } from "./leftovers.js";
-import { renderShellCommand } from "./shell-template.js";
+import { shellCommandOf } from "./shell-command.js";
 
 export interface ShellConfig {
   command: string;
@@ -45,7 +45,8 @@ async function runShell(context: StepContext<ShellConfig>): Promise<StepResult> 
     const killed = await killLeftovers(context.stepKey);
     if (killed > 0) context.services.logger.warn({ step: context.path, groups: killed }, "killed leftovers of the interrupted attempt");
   }
-  const command = renderShellCommand(context.config.command, context.scope);
+  // The same string the policy middleware checked (see shell-command.ts).
+  const command = shellCommandOf(context);
   return spawnShell({ ...context, config: { ...context.config, command } });
 }
 
