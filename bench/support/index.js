@@ -6,6 +6,8 @@ import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 
 /** Repository root and the CLI launcher. */
 export const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -207,4 +209,13 @@ export async function calibrateCpu(seconds = 1) {
 /** The 1-minute load average: other work on the machine skews every figure, so results record it. */
 export function loadAverage() {
   return round(loadavg()[0], 2);
+}
+
+/**
+ * A full garbage collection on demand, as `node --expose-gc` gives, for memory figures that hold
+ * live data only. bench/run.js passes no node flags, so the flag is set at run time instead.
+ */
+export function exposeGc() {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc");
 }

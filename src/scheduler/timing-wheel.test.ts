@@ -146,6 +146,25 @@ describe("TimingWheel", () => {
     expect(fired.map((entry) => entry.label)).toEqual(["again-now", "later"]);
   });
 
+  it("handles stay exact after an entry is reused past 2^31 (generations wrap, stale handles are refused)", () => {
+    const { clock, wheel, fired, add } = setup();
+    let stale = add("first", T0 + 100);
+    // One entry, reused: its generation climbs past 128, so handles exceed 2^31 (no longer small integers).
+    for (let round = 0; round < 300; round++) {
+      expect(wheel.cancel(stale)).toBe(true);
+      const next = add(`again-${round}`, T0 + 100 + round);
+      expect(wheel.cancel(stale)).toBe(false);
+      expect(wheel.timeOf(stale)).toBeUndefined();
+      stale = next;
+    }
+    expect(stale).toBeGreaterThan(2 ** 31);
+    expect(wheel.timeOf(stale)).toBe(T0 + 399);
+    expect(wheel.size).toBe(1);
+    wheel.start();
+    clock.advance(1000);
+    expect(fired.map((entry) => entry.label)).toEqual(["again-299"]);
+  });
+
   it("a throwing callback is reported and the others still fire", () => {
     const clock = new ManualClock(T0);
     const errors: unknown[] = [];

@@ -28,10 +28,15 @@ interface Schedule {
   /** The armed fire. */
   at: number | undefined;
   timer: WheelTimer | undefined;
+  /** The wheel callback, made once per schedule rather than once per fire. */
+  onTimer: () => void;
   /** The fire after `at`, computed ahead of time so a fire does no cron math on the hot path. */
   following: number | undefined;
   precomputing: boolean;
 }
+
+/** Schedules whose next fire is precomputed per turn of the event loop before it yields to I/O again. */
+const PRECOMPUTE_SLICE = 256;
 
 /**
  * The scheduler on the timing wheel: cron expressions through croner (5/6 fields, nicknames,
@@ -44,6 +49,9 @@ export class WheelScheduler implements Scheduler {
   private readonly ownsWheel: boolean;
   private schedules = new Map<string, Schedule[]>();
   private onFire: FireHandler | undefined;
+  /** Schedules waiting for `following`, oldest first from `precomputeHead`. */
+  private precomputeQueue: Schedule[] = [];
+  private precomputeHead = 0;
 
   constructor(private readonly options: WheelSchedulerOptions) {
     this.clock = options.clock;
@@ -111,7 +119,18 @@ export class WheelScheduler implements Scheduler {
   }
 
   private create(workflow: WorkflowDefinition, kind: Schedule["kind"], after: Schedule["after"], latest: Schedule["latest"]): Schedule {
-    return { workflow, kind, after, latest, at: undefined, timer: undefined, following: undefined, precomputing: false };
+    const schedule: Schedule = {
+      workflow,
+      kind,
+      after,
+      latest,
+      at: undefined,
+      timer: undefined,
+      onTimer: () => this.fire(schedule),
+      following: undefined,
+      precomputing: false,
+    };
+    return schedule;
   }
 
   /** Arms the next fire. At start-up, fires missed while the daemon was down are handled first. */
@@ -126,7 +145,7 @@ export class WheelScheduler implements Scheduler {
     schedule.at = at;
     schedule.following = undefined;
     if (at === undefined) return;
-    schedule.timer = this.wheel.schedule(at, () => this.fire(schedule));
+    schedule.timer = this.wheel.schedule(at, schedule.onTimer);
     this.precompute(schedule);
   }
 
@@ -135,13 +154,34 @@ export class WheelScheduler implements Scheduler {
     schedule.timer = undefined;
   }
 
+  /**
+   * Queues the computation of the fire after the armed one. It runs after the current turn (in
+   * `setImmediate` slices), not in the fire path: when thousands of workflows fire together, each
+   * fire is handed over first, and the runs they start and any I/O interleave with the cron math
+   * (~10 µs a schedule with croner; far more with a time zone). A fire that comes before its
+   * precompute computes the time itself.
+   */
   private precompute(schedule: Schedule): void {
     if (schedule.precomputing || schedule.at === undefined) return;
     schedule.precomputing = true;
-    queueMicrotask(() => {
+    this.precomputeQueue.push(schedule);
+    if (this.precomputeQueue.length - this.precomputeHead === 1) setImmediate(() => this.drainPrecompute());
+  }
+
+  private drainPrecompute(): void {
+    const queue = this.precomputeQueue;
+    const end = Math.min(queue.length, this.precomputeHead + PRECOMPUTE_SLICE);
+    for (; this.precomputeHead < end; this.precomputeHead++) {
+      const schedule = queue[this.precomputeHead]!;
       schedule.precomputing = false;
       if (schedule.at !== undefined && schedule.following === undefined) schedule.following = schedule.after(schedule.at);
-    });
+    }
+    if (this.precomputeHead < queue.length) {
+      setImmediate(() => this.drainPrecompute());
+      return;
+    }
+    this.precomputeQueue = [];
+    this.precomputeHead = 0;
   }
 
   private fire(schedule: Schedule): void {
