@@ -1,5 +1,5 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import formatsPlugin from "ajv-formats";
+import { createRequire } from "node:module";
+import type { Ajv2020, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import { errorMessage } from "../errors/index.js";
 
 /** A JSON Schema (draft 2020-12) that an event's payload must satisfy, as written in the workflow. */
@@ -22,24 +22,36 @@ export interface SchemaProblem {
   message: string;
 }
 
-// `strictSchema` makes a misspelt keyword (`requird:`) a load-time error instead of a schema
-// that silently accepts everything; the type checks stay lenient for hand-written YAML.
-const ajv = new Ajv2020({
-  allErrors: true,
-  strictSchema: true,
-  strictTypes: false,
-  strictTuples: false,
-  strictRequired: false,
-  logger: false,
-});
-// ajv-formats is CommonJS: Node hands its `module.exports` to the default import, and that
-// function carries itself as `.default`, which is also what its type declarations describe.
-formatsPlugin.default(ajv);
+let instance: Ajv2020 | undefined;
+
+/**
+ * ajv, loaded on first use: most daemons have no payload schema, and ajv costs ~9 MB of memory
+ * (the idle footprint target is 80 MB). `strictSchema` makes a misspelt keyword (`requird:`) a
+ * load-time error instead of a schema that silently accepts everything; the type checks stay
+ * lenient for hand-written YAML.
+ */
+function ajvInstance(): Ajv2020 {
+  if (instance) return instance;
+  const require = createRequire(import.meta.url);
+  const { Ajv2020: Constructor } = require("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js");
+  const addFormats = require("ajv-formats") as typeof import("ajv-formats").default;
+  instance = new Constructor({
+    allErrors: true,
+    strictSchema: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    logger: false,
+  });
+  addFormats(instance);
+  return instance;
+}
 
 const compiled = new WeakMap<PayloadSchema, ValidateFunction>();
 
 /** The problems of a schema (empty when it compiles): meta-schema violations carry their path. */
 export function checkPayloadSchema(schema: PayloadSchema): SchemaProblem[] {
+  const ajv = ajvInstance();
   if (!ajv.validateSchema(schema)) {
     // With allErrors the meta-schema reports each bad spot several times (enum, type, anyOf); the first says it best.
     const seen = new Set<string>();
@@ -80,6 +92,7 @@ export function formatPayloadErrors(errors: readonly PayloadError[]): string {
 function validatorFor(schema: PayloadSchema): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
+    const ajv = ajvInstance();
     validate = ajv.compile(schema);
     // ajv keeps every compiled schema (and refuses a second one with the same $id): each reload
     // brings new schema objects, so they are cached here, weakly, and dropped from ajv at once.
