@@ -8,7 +8,16 @@ import { EventBus } from "../events/index.js";
 import { createLogger } from "../logger/index.js";
 import { errorMessage } from "../errors/index.js";
 import { SqliteStore } from "../store/index.js";
-import { addCommonOptions, openStoreForReading, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
+import {
+  addCommonOptions,
+  configOrReport,
+  openStoreForReading,
+  postToDaemon,
+  printJson,
+  printTable,
+  type CommonOptions,
+  type Io,
+} from "./context.js";
 
 interface ListOptions extends CommonOptions {
   all?: boolean;
@@ -29,13 +38,8 @@ export function registerApprovals(program: Command, io: Io, setExit: (code: numb
     .option("--status <status>", "pending, approved, denied or expired")
     .option("--json", "print JSON")
     .action((options: ListOptions) => {
-      let config: ResolvedConfig;
-      try {
-        config = resolveConfig(options);
-      } catch (error) {
-        io.err(`${errorMessage(error)}\n`);
-        return setExit(1);
-      }
+      const config = configOrReport(options, io, setExit);
+      if (!config) return;
       const store = openStoreForReading(config);
       try {
         const status = options.all ? undefined : ((options.status ?? "pending") as ApprovalStatus);
@@ -53,13 +57,8 @@ export function registerApprovals(program: Command, io: Io, setExit: (code: numb
       .option("--by <name>", "who answers (recorded in the audit log)", process.env.USER ?? "cli")
       .option("--port <port>", "daemon port (default from config)")
       .action(async (id: string, options: DecideOptions) => {
-        let config: ResolvedConfig;
-        try {
-          config = resolveConfig(options);
-        } catch (error) {
-          io.err(`${errorMessage(error)}\n`);
-          return setExit(1);
-        }
+        const config = configOrReport(options, io, setExit);
+        if (!config) return;
         const by = `cli:${options.by ?? "cli"}`;
         if (runningDaemonPid(config.dataDir) !== undefined) return setExit(await callDaemon(config, options.port, id, action, by, io));
         const store = new SqliteStore({ path: config.databasePath, durability: config.durability });
@@ -90,13 +89,8 @@ async function callDaemon(
   by: string,
   io: Io,
 ): Promise<number> {
-  const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
   try {
-    const response = await fetch(`http://${host}:${port ?? config.server.port}/api/approvals/${encodeURIComponent(id)}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(config.server.token ? { authorization: `Bearer ${config.server.token}` } : {}) },
-      body: JSON.stringify({ decision, by }),
-    });
+    const response = await postToDaemon(config, port, `/api/approvals/${encodeURIComponent(id)}`, { decision, by });
     const body = await response.text();
     if (!response.ok) {
       io.err(`${body}\n`);

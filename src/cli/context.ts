@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { loadConfig, type ResolvedConfig } from "../config/index.js";
+import { errorMessage } from "../errors/index.js";
 import { MemoryStore, SqliteStore, type Store } from "../store/index.js";
 
 /** Options shared by every command that reads the config and data directories. */
@@ -55,4 +56,27 @@ export function printTable(io: Io, headers: string[], rows: string[][]): void {
 /** The data directory's store for reading; an empty one when nothing ran yet (no files are created). */
 export function openStoreForReading(config: ResolvedConfig): Store {
   return existsSync(config.databasePath) ? new SqliteStore({ path: config.databasePath }) : new MemoryStore();
+}
+
+/** Resolves the config, or prints why it cannot and sets exit status 1 (then returns undefined). */
+export function configOrReport(options: CommonOptions, io: Io, setExit: (code: number) => void): ResolvedConfig | undefined {
+  try {
+    return resolveConfig(options);
+  } catch (error) {
+    io.err(`${errorMessage(error)}\n`);
+    setExit(1);
+    return undefined;
+  }
+}
+
+/** A POST to the running daemon's API on this machine, with the configured token. */
+export function postToDaemon(config: ResolvedConfig, port: string | undefined, path: string, body?: unknown): Promise<Response> {
+  const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
+  const headers: Record<string, string> = config.server.token ? { authorization: `Bearer ${config.server.token}` } : {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`http://${host}:${port ?? config.server.port}${path}`, {
+    method: "POST",
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
 }

@@ -8,7 +8,17 @@ import { createDefaultRegistry } from "../steps/index.js";
 import { errorMessage } from "../errors/index.js";
 import type { RunStatus } from "../events/index.js";
 import type { RunRecord, Store } from "../store/index.js";
-import { addCommonOptions, openStoreForReading, printJson, printTable, resolveConfig, type CommonOptions, type Io } from "./context.js";
+import {
+  addCommonOptions,
+  configOrReport,
+  openStoreForReading,
+  postToDaemon,
+  printJson,
+  printTable,
+  resolveConfig,
+  type CommonOptions,
+  type Io,
+} from "./context.js";
 import { ProgressPrinter } from "./progress.js";
 
 interface ListOptions extends CommonOptions {
@@ -83,12 +93,8 @@ export function registerRuns(program: Command, io: Io, setExit: (code: number) =
 }
 
 async function callDaemon(config: ResolvedConfig, port: string | undefined, path: string, io: Io): Promise<number> {
-  const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;
   try {
-    const response = await fetch(`http://${host}:${port ?? config.server.port}${path}`, {
-      method: "POST",
-      headers: config.server.token ? { authorization: `Bearer ${config.server.token}` } : {},
-    });
+    const response = await postToDaemon(config, port, path);
     const body = await response.text();
     io.out(`${body}\n`);
     return response.ok ? 0 : 1;
@@ -143,13 +149,8 @@ async function actLocally(config: ResolvedConfig, action: "resume" | "cancel", i
 }
 
 function withStore(options: CommonOptions, io: Io, setExit: (code: number) => void, work: (store: Store) => void): void {
-  let config: ResolvedConfig;
-  try {
-    config = resolveConfig(options);
-  } catch (error) {
-    io.err(`${errorMessage(error)}\n`);
-    return setExit(1);
-  }
+  const config = configOrReport(options, io, setExit);
+  if (!config) return;
   const store = openStoreForReading(config);
   try {
     work(store);
