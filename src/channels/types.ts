@@ -1,0 +1,72 @@
+/**
+ * The channel contract: every IM adapter (Telegram, Feishu/Lark, generic webhook, web chat) implements
+ * it, and one conformance suite checks them all. The seed's `send_message()` / `handle_event()`.
+ */
+
+export interface ChannelCapabilities {
+  /** Longest text one message may carry; longer replies are split on safe boundaries. */
+  maxMessageLength: number;
+  /** Formats the adapter can render. */
+  formats: readonly MessageFormat[];
+  /** Inline buttons (used for approvals). */
+  buttons: boolean;
+  /** Can edit a sent message (used to stream replies). */
+  edit: boolean;
+}
+
+export type MessageFormat = "plain" | "markdown" | "markdown_v2" | "html";
+
+export interface InboundMessage {
+  /** The configured channel name (`platforms[].name`). */
+  channel: string;
+  /** Platform chat / conversation id. */
+  chatId: string;
+  /** Platform user id of the sender. */
+  userId: string;
+  userName?: string;
+  /** Platform message id, unique within the chat; used to deduplicate redeliveries. */
+  messageId: string;
+  text: string;
+  /** A pressed button: its callback data (approvals: `approve:ID` / `deny:ID`). */
+  action?: string;
+  receivedAt: number;
+}
+
+export interface OutboundButton {
+  text: string;
+  /** Returned as InboundMessage.action when pressed. */
+  action: string;
+}
+
+export interface OutboundMessage {
+  chatId: string;
+  text: string;
+  format?: MessageFormat;
+  buttons?: OutboundButton[][];
+  /** Reply to this platform message id. */
+  replyTo?: string;
+}
+
+export interface SentMessage {
+  /** Platform ids of the messages sent (more than one when the text was split). */
+  messageIds: string[];
+}
+
+export interface ChannelContext {
+  /** Called for each inbound message; resolves once it is durably queued (the adapter may then acknowledge). */
+  receive(message: InboundMessage): Promise<void>;
+}
+
+export interface Channel {
+  readonly name: string;
+  /** telegram | enterprise_im | webhook | webchat */
+  readonly kind: string;
+  readonly capabilities: ChannelCapabilities;
+  /** Starts receiving (polling, webhook route, WebSocket); inbound messages go to context.receive. */
+  start(context: ChannelContext): Promise<void>;
+  stop(): Promise<void>;
+  /** Sends one logical message (split as needed). Throws LocalAgentError with retryable set for the outbox. */
+  sendMessage(message: OutboundMessage, signal?: AbortSignal): Promise<SentMessage>;
+  /** Handles one raw platform event (a webhook body): validates it and hands messages to the context. */
+  handleEvent?(event: unknown, headers: Record<string, string | undefined>): Promise<void>;
+}
