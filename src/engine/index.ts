@@ -8,6 +8,8 @@ export type {
   ApprovalRequester,
   AuditRecorder,
   DeliveryQueue,
+  ExternalTool,
+  ExternalToolSource,
   NotificationTarget,
   StepContext,
   StepMiddleware,
@@ -16,4 +18,5 @@ export type {
   StepServices,
   StepSettings,
   SubStepRunner,
+  WorkflowLauncher,
 } from "./step-runner.js";

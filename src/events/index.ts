@@ -40,6 +40,41 @@ export type LocalAgentEvent =
       decision: "approved" | "denied" | "expired";
       by: string;
       at: number;
+    }
+  | AgentEvent;
+
+/** Events of the agent loop (src/agent): one per model call, one per tool call. */
+export type AgentEvent =
+  | {
+      type: "agent-turn";
+      runId?: string;
+      workflow?: string;
+      step?: string;
+      conversation?: string;
+      turn: number;
+      model: string;
+      provider: string;
+      finishReason: string;
+      inputTokens: number;
+      outputTokens: number;
+      toolCalls: number;
+      durationMs: number;
+      at: number;
+    }
+  | {
+      type: "agent-tool-call";
+      runId?: string;
+      workflow?: string;
+      step?: string;
+      conversation?: string;
+      turn: number;
+      tool: string;
+      callId: string;
+      decision: "allow" | "deny" | "ask" | "invalid";
+      ok: boolean;
+      error?: string;
+      durationMs: number;
+      at: number;
     };
 
 export type LocalAgentEventType = LocalAgentEvent["type"];
