@@ -1,14 +1,7 @@
 import { errorMessage, LocalAgentError, toError } from "../errors/index.js";
 import type { GenerateResult, ToolCall, Usage } from "../models/types.js";
 import { validateToolArguments } from "./tool-schema.js";
-import type {
-  AgentLoopEvent,
-  AgentLoopOptions,
-  AgentLoopResult,
-  AgentTool,
-  ToolCallRecord,
-  ToolDecision,
-} from "./types.js";
+import type { AgentLoopEvent, AgentLoopOptions, AgentLoopResult, AgentTool, ToolCallRecord, ToolDecision } from "./types.js";
 
 const DEFAULT_MAX_TURNS = 10;
 const DEFAULT_MAX_TOOL_RESULT_CHARS = 16_000;
@@ -70,8 +63,8 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     auditModelCall(options, turn, {
       model,
       durationMs,
-      inputTokens: answer.usage.inputTokens,
-      outputTokens: answer.usage.outputTokens,
+      // "usage", not "…Tokens": the audit log redacts every key that says token.
+      usage: { input: answer.usage.inputTokens, output: answer.usage.outputTokens },
       cached: answer.cached === true,
       finishReason: answer.finishReason,
       toolCalls: answer.toolCalls.map((call) => call.name),
@@ -117,7 +110,12 @@ interface CallContext {
 }
 
 /** Runs one tool call to a record; never throws (a failure is the model's to read), except on abort. */
-async function runToolCall(options: AgentLoopOptions, tools: Map<string, AgentTool>, call: ToolCall, context: CallContext): Promise<ToolCallRecord> {
+async function runToolCall(
+  options: AgentLoopOptions,
+  tools: Map<string, AgentTool>,
+  call: ToolCall,
+  context: CallContext,
+): Promise<ToolCallRecord> {
   const started = context.now();
   const limit = options.maxToolResultChars ?? DEFAULT_MAX_TOOL_RESULT_CHARS;
   const record: ToolCallRecord = {
@@ -174,7 +172,10 @@ async function runToolCall(options: AgentLoopOptions, tools: Map<string, AgentTo
     return finish(false, `error: ${message}`, message);
   }
   try {
-    const value = await tool.execute(call.arguments, { turn: context.turn, index: context.index, call, signal: context.signal });
+    const value = await untilAborted(
+      tool.execute(call.arguments, { turn: context.turn, index: context.index, call, signal: context.signal }),
+      context.signal,
+    );
     return finish(true, toContent(value));
   } catch (error) {
     if (context.signal.aborted) throw toError(context.signal.reason);
@@ -183,6 +184,16 @@ async function runToolCall(options: AgentLoopOptions, tools: Map<string, AgentTo
     const message = errorMessage(error);
     return finish(false, `error: ${message}`, message);
   }
+}
+
+/** A tool that ignores the signal must not keep the loop (and its run) from ending. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(toError(signal.reason));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(toError(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function toContent(value: unknown): string {

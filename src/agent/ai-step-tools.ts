@@ -90,7 +90,7 @@ export async function runAiStepWithTools(
   options: AiStepToolsOptions = {},
 ): Promise<StepResult> {
   const { config, services } = context;
-  const tools = await createStepTools(context as StepContext, config.tools, options);
+  const tools = await createStepTools(context as unknown as StepContext, config.tools, options);
   const messages: ChatMessage[] = [];
   if (config.system) messages.push({ role: "system", content: config.system });
   messages.push({ role: "user", content: stringify(config.prompt) });

@@ -31,7 +31,10 @@ export type ToolDecision =
   | { decision: "ask"; reason?: string; rule?: string };
 
 /** Runs before every tool call whose arguments are valid: the command policy and other guards plug in here. */
-export type BeforeToolCall = (call: ToolCall, context: { tool: AgentTool; turn: number; index: number }) => ToolDecision | Promise<ToolDecision>;
+export type BeforeToolCall = (
+  call: ToolCall,
+  context: { tool: AgentTool; turn: number; index: number },
+) => ToolDecision | Promise<ToolDecision>;
 
 /** Answers an `ask` decision (durable approvals in the engine; a chat prompt in conversations). Default: deny. */
 export type ToolApprover = (

@@ -74,7 +74,10 @@ export class McpClients implements ExternalToolSource {
       if (signal?.aborted) throw error;
       // Whatever broke (server gone, session lost), the next call starts a fresh connection.
       this.drop(server, connection);
-      throw new LocalAgentError("step_failed", `MCP server "${server}", tool ${tool}: ${errorMessage(error)}`, { retryable: true, cause: error });
+      throw new LocalAgentError("step_failed", `MCP server "${server}", tool ${tool}: ${errorMessage(error)}`, {
+        retryable: true,
+        cause: error,
+      });
     }
     const text = contentText(result.content);
     if (result.isError === true) throw new LocalAgentError("step_failed", `MCP tool ${server}/${tool} failed: ${text || "no message"}`);
@@ -91,7 +94,9 @@ export class McpClients implements ExternalToolSource {
         const connection = await promise.catch(() => undefined);
         if (!connection) return;
         connection.closed = true;
-        await connection.client.close().catch((error: unknown) => this.options.logger.warn({ err: error }, "MCP client did not close cleanly"));
+        await connection.client
+          .close()
+          .catch((error: unknown) => this.options.logger.warn({ err: error }, "MCP client did not close cleanly"));
       }),
     );
   }
@@ -101,7 +106,9 @@ export class McpClients implements ExternalToolSource {
     const config = this.options.config.servers[server];
     if (!config) {
       const known = this.servers.join(", ") || "none";
-      return Promise.reject(new LocalAgentError("config_invalid", `MCP server "${server}" is not configured under mcp.servers (configured: ${known})`));
+      return Promise.reject(
+        new LocalAgentError("config_invalid", `MCP server "${server}" is not configured under mcp.servers (configured: ${known})`),
+      );
     }
     const existing = this.connections.get(server);
     if (existing) return existing;
@@ -130,7 +137,9 @@ export class McpClients implements ExternalToolSource {
     let transport;
     if ("command" in config) {
       const { StdioClientTransport, getDefaultEnvironment } = await import("@modelcontextprotocol/sdk/client/stdio.js");
-      const extra = Object.fromEntries(Object.entries(config.env ?? {}).map(([key, value]) => [key, resolveEnvValue(value, `${where}.env.${key}`, env)]));
+      const extra = Object.fromEntries(
+        Object.entries(config.env ?? {}).map(([key, value]) => [key, resolveEnvValue(value, `${where}.env.${key}`, env)]),
+      );
       const stdio = new StdioClientTransport({
         command: config.command,
         args: config.args ?? [],
@@ -138,7 +147,9 @@ export class McpClients implements ExternalToolSource {
         ...(config.cwd ? { cwd: config.cwd } : {}),
         stderr: "pipe",
       });
-      stdio.stderr?.on("data", (chunk: Buffer) => this.options.logger.debug({ server, stderr: chunk.toString("utf8").trimEnd() }, "MCP server stderr"));
+      stdio.stderr?.on("data", (chunk: Buffer) =>
+        this.options.logger.debug({ server, stderr: chunk.toString("utf8").trimEnd() }, "MCP server stderr"),
+      );
       transport = stdio;
     } else {
       const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");

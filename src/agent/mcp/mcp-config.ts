@@ -6,7 +6,10 @@ const stdioServerSchema = z
   .object({
     command: z.string().min(1).describe("Program that speaks MCP on its stdin/stdout"),
     args: z.array(z.string()).optional(),
-    env: z.record(z.string(), z.string()).optional().describe("Added to a minimal environment; a value env:NAME is read from the daemon's environment"),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe("Added to a minimal environment; a value env:NAME is read from the daemon's environment"),
     cwd: z.string().optional(),
   })
   .strict();

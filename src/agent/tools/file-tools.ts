@@ -63,7 +63,8 @@ export function createReadFileTool(options: FileToolOptions): AgentTool {
   return {
     definition: {
       name: "read_file",
-      description: "Read a text file. Relative paths start in the workspace directory; only the workspace (and folders allowed in config) can be read.",
+      description:
+        "Read a text file. Relative paths start in the workspace directory; only the workspace (and folders allowed in config) can be read.",
       parameters: {
         type: "object",
         properties: {
@@ -101,7 +102,8 @@ export function createWriteFileTool(options: FileToolOptions): AgentTool {
   return {
     definition: {
       name: "write_file",
-      description: "Write a text file (created or replaced; append: true adds to its end). Relative paths start in the workspace directory.",
+      description:
+        "Write a text file (created or replaced; append: true adds to its end). Relative paths start in the workspace directory.",
       parameters: {
         type: "object",
         properties: {
@@ -124,7 +126,8 @@ export function createWriteFileTool(options: FileToolOptions): AgentTool {
       await confinePath(path, [root]);
       const existing = await lstat(path).catch(() => undefined);
       if (existing?.isSymbolicLink()) throw refusal(args.path as string, "it is a symbolic link");
-      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (args.append === true ? constants.O_APPEND : constants.O_TRUNC);
+      const flags =
+        constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (args.append === true ? constants.O_APPEND : constants.O_TRUNC);
       const handle = await open(path, flags, 0o644);
       try {
         await handle.writeFile(content, "utf8");
