@@ -175,7 +175,7 @@ export class McpClients implements ExternalToolSource {
       let cursor: string | undefined;
       do {
         const page = await client.listTools(cursor ? { cursor } : {}, options);
-        connection.tools.push(...page.tools.map((tool) => ({ ...tool, inputSchema: tool.inputSchema as Record<string, unknown> })));
+        connection.tools.push(...page.tools.map((tool) => ({ ...tool, inputSchema: tool.inputSchema })));
         cursor = page.nextCursor;
       } while (cursor);
     } catch (error) {
