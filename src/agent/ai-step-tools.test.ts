@@ -31,7 +31,7 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
   const model = new ScriptedModel(script);
   const aiStep: StepRunner = {
     ...unconfiguredAiStep,
-    run: (context) => runAiStepWithTools(context as never as Parameters<typeof runAiStepWithTools>[0], model),
+    run: (context) => runAiStepWithTools(context as never, model),
   };
   const registry = createDefaultRegistry().register(aiStep);
   const engine = new Engine({
