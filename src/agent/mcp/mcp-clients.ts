@@ -32,6 +32,8 @@ export interface McpClientsOptions {
  */
 export class McpClients implements ExternalToolSource {
   private readonly connections = new Map<string, Promise<Connection>>();
+  /** The connections that are up, to drop them synchronously when they close. */
+  private readonly live = new Map<string, Connection>();
   private closed = false;
 
   constructor(private readonly options: McpClientsOptions) {}
@@ -64,6 +66,12 @@ export class McpClients implements ExternalToolSource {
     }));
   }
 
+  /** Whether the server is connected now (it connects on first use, and again after it died). */
+  isConnected(server: string): boolean {
+    const connection = this.live.get(server);
+    return connection !== undefined && !connection.closed;
+  }
+
   /** Calls a tool; its text content is the result, `isError` results and dead connections are errors. */
   async call(server: string, tool: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
     const connection = await this.connection(server, signal);
@@ -89,6 +97,7 @@ export class McpClients implements ExternalToolSource {
     this.closed = true;
     const pending = [...this.connections.values()];
     this.connections.clear();
+    this.live.clear();
     await Promise.all(
       pending.map(async (promise) => {
         const connection = await promise.catch(() => undefined);
@@ -121,11 +130,15 @@ export class McpClients implements ExternalToolSource {
   }
 
   private drop(server: string, connection: Connection): void {
-    connection.closed = true;
-    void this.connections.get(server)?.then((current) => {
-      if (current === connection) this.connections.delete(server);
-    });
+    this.forget(server, connection);
     void connection.client.close().catch(() => undefined);
+  }
+
+  private forget(server: string, connection: Connection): void {
+    connection.closed = true;
+    if (this.live.get(server) !== connection) return;
+    this.live.delete(server);
+    this.connections.delete(server);
   }
 
   private async connect(server: string, config: McpServerConfig, signal?: AbortSignal): Promise<Connection> {
@@ -162,12 +175,7 @@ export class McpClients implements ExternalToolSource {
     client.onclose = () => {
       if (connection.closed) return;
       this.options.logger.warn({ server }, "MCP server connection closed; it reconnects on next use");
-      connection.closed = true;
-      if (this.connections.get(server)) {
-        void this.connections.get(server)?.then((current) => {
-          if (current === connection) this.connections.delete(server);
-        });
-      }
+      this.forget(server, connection);
     };
     const options = { timeout, ...(signal ? { signal } : {}) };
     try {
@@ -187,6 +195,10 @@ export class McpClients implements ExternalToolSource {
         cause: error,
       });
     }
+    if (connection.closed) {
+      throw new LocalAgentError("unavailable", `MCP server "${server}" closed the connection right after connecting`, { retryable: true });
+    }
+    this.live.set(server, connection);
     this.options.logger.info({ server, tools: connection.tools.length }, "MCP server connected");
     return connection;
   }
