@@ -50,7 +50,7 @@ class HttpMcpServer {
       void this.handle(request, response);
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    this.port = (this.server!.address() as AddressInfo).port;
+    this.port = (this.server.address() as AddressInfo).port;
   }
 
   get url(): string {
