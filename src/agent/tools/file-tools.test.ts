@@ -21,7 +21,7 @@ beforeEach(() => {
 });
 afterEach(() => temp.cleanup());
 
-const execution = { turn: 1, index: 0, call: { id: "c", name: "x", arguments: {} }, signal: new AbortController().signal };
+const execution: ToolExecution = { turn: 1, index: 0, call: { id: "c", name: "x", arguments: {} }, signal: new AbortController().signal };
 const read = (path: string, roots = [workspace, shared]): Promise<unknown> => createReadFileTool({ roots }).execute({ path }, execution);
 const write = (path: string, content: string, extra: Record<string, unknown> = {}): Promise<unknown> =>
   createWriteFileTool({ roots: [workspace] }).execute({ path, content, ...extra }, execution);
