@@ -12,7 +12,12 @@ export const unconfiguredAiStep: StepRunner = {
     model: z.string().optional().describe("A task type of the routing matrix (code_gen, general, …) or a model name"),
     prompt: z.string().describe("The prompt; may use templates"),
     system: z.string().optional(),
-    tools: z.union([z.literal("all"), z.array(z.string())]).optional().describe("Tools the model may call: all, or names (shell, http, read_file, write_file, notify, run_workflow, mcp:SERVER, mcp:SERVER/TOOL)"),
+    tools: z
+      .union([z.literal("all"), z.array(z.string())])
+      .optional()
+      .describe(
+        "Tools the model may call: all, or names (shell, http, read_file, write_file, notify, run_workflow, mcp:SERVER, mcp:SERVER/TOOL)",
+      ),
     temperature: z.number().optional(),
     max_tokens: z.number().int().positive().optional(),
     max_turns: z.number().int().positive().optional(),
