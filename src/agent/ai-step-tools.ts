@@ -1,7 +1,7 @@
 import type { StepContext, StepResult } from "../engine/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { stringify } from "../expression/index.js";
-import type { ChatMessage, LanguageModel } from "../models/types.js";
+import type { ChatMessage, GenerateResult, LanguageModel } from "../models/types.js";
 import { runAgentLoop } from "./agent-loop.js";
 import { createReadFileTool, createWriteFileTool } from "./tools/file-tools.js";
 import { createHttpTool, createNotifyTool, createRunWorkflowTool, createShellTool } from "./tools/step-tools.js";
@@ -77,30 +77,37 @@ export async function createStepTools(context: StepContext, selection: unknown, 
   return tools.filter((tool) => !seen.has(tool.definition.name) && seen.add(tool.definition.name));
 }
 
+/** What a step's agent loop is given besides the step: the conversation so far and the limits. */
+export interface StepAgentLoopRequest {
+  messages: ChatMessage[];
+  tools: unknown;
+  temperature?: number;
+  /** Token budget of the whole loop (the step's `max_tokens`). */
+  maxTokens?: number;
+  maxTurns?: number;
+}
+
 /**
- * The `ai` step with `tools:`: runs the agent loop with the (routed) model, the tools the step
- * named, the command policy (through the nested shell steps), the audit log and the event bus.
- * `max_turns` bounds the model calls (default 10), `max_tokens` the tokens of the whole loop.
- * Output: `{ text, outcome, turns, model, usage, tool_calls }`. A loop that ends at a limit
- * fails the step (non-retryable) with what it did; a model failure fails it as the model failed.
+ * The agent loop for a workflow step: the tools the step named, the command policy (through the
+ * nested shell steps), the audit log and the event bus, the step's signal. Resolves only when the
+ * model answered; a model failure rejects as the model failed, and a loop that ends at a limit
+ * rejects (non-retryable) with what it did.
  */
-export async function runAiStepWithTools(
-  context: StepContext<AiToolsStepConfig>,
+export async function runStepAgentLoop(
+  context: StepContext,
   model: LanguageModel,
+  request: StepAgentLoopRequest,
   options: AiStepToolsOptions = {},
-): Promise<StepResult> {
-  const { config, services } = context;
-  const tools = await createStepTools(context as unknown as StepContext, config.tools, options);
-  const messages: ChatMessage[] = [];
-  if (config.system) messages.push({ role: "system", content: config.system });
-  messages.push({ role: "user", content: stringify(config.prompt) });
+): Promise<AgentLoopResult> {
+  const { services } = context;
+  const tools = await createStepTools(context, request.tools, options);
   const result = await runAgentLoop({
     model,
-    messages,
+    messages: request.messages,
     tools,
-    ...(config.max_turns === undefined ? {} : { maxTurns: config.max_turns }),
-    ...(config.max_tokens === undefined ? {} : { maxTokens: config.max_tokens }),
-    ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
+    ...(request.maxTurns === undefined ? {} : { maxTurns: request.maxTurns }),
+    ...(request.maxTokens === undefined ? {} : { maxTokens: request.maxTokens }),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     signal: context.signal,
     events: services.events,
     ...(services.audit ? { audit: services.audit } : {}),
@@ -109,6 +116,40 @@ export async function runAiStepWithTools(
   });
   if (result.outcome === "error") throw result.error ?? new LocalAgentError("step_failed", `ai step "${context.path}": the model failed`);
   if (result.outcome !== "stop") throw limitError(context.path, result);
+  return result;
+}
+
+/** The loop's result in the model contract's shape, for an `ai` step that builds its output from a GenerateResult. */
+export function toGenerateResult(result: AgentLoopResult): GenerateResult {
+  return { text: result.text, toolCalls: [], finishReason: "stop", usage: { ...result.usage }, model: result.model };
+}
+
+/**
+ * The `ai` step with `tools:`: runs the agent loop with the (routed) model.
+ * `max_turns` bounds the model calls (default 10), `max_tokens` the tokens of the whole loop.
+ * Output: `{ text, outcome, turns, model, usage, tool_calls }`.
+ */
+export async function runAiStepWithTools(
+  context: StepContext<AiToolsStepConfig>,
+  model: LanguageModel,
+  options: AiStepToolsOptions = {},
+): Promise<StepResult> {
+  const { config } = context;
+  const messages: ChatMessage[] = [];
+  if (config.system) messages.push({ role: "system", content: config.system });
+  messages.push({ role: "user", content: stringify(config.prompt) });
+  const result = await runStepAgentLoop(
+    context as unknown as StepContext,
+    model,
+    {
+      messages,
+      tools: config.tools,
+      ...(config.max_turns === undefined ? {} : { maxTurns: config.max_turns }),
+      ...(config.max_tokens === undefined ? {} : { maxTokens: config.max_tokens }),
+      ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
+    },
+    options,
+  );
   return { output: stepOutput(result) };
 }
 
