@@ -16,6 +16,7 @@ export { mcpConfigSchema, mcpServerSchema, type McpConfig, type McpServerConfig 
 export { createApprovalToolApprover, createPolicyToolHook } from "./policy-hook.js";
 export { validateToolArguments } from "./tool-schema.js";
 export { confinePath, createReadFileTool, createWriteFileTool, type FileToolOptions } from "./tools/file-tools.js";
+export { createStandaloneShellTool, createStandaloneTools, type StandaloneToolOptions } from "./tools/standalone-tools.js";
 export {
   createHttpTool,
   createNotifyTool,
