@@ -64,15 +64,14 @@ export class ConversationHistory {
   ) {}
 
   get(channel: string, chatId: string): ConversationTurn[] {
-    return ((this.store.getState(HISTORY_NAMESPACE, key(channel, chatId))?.value as { turns?: ConversationTurn[] } | undefined)?.turns ??
-      []);
+    return (this.store.getState(HISTORY_NAMESPACE, key(channel, chatId))?.value as { turns?: ConversationTurn[] } | undefined)?.turns ?? [];
   }
 
   append(channel: string, chatId: string, ...turns: ConversationTurn[]): void {
     const id = key(channel, chatId);
     for (;;) {
       const current = this.store.getState(HISTORY_NAMESPACE, id);
-      const previous = ((current?.value as { turns?: ConversationTurn[] } | undefined)?.turns ?? []);
+      const previous = (current?.value as { turns?: ConversationTurn[] } | undefined)?.turns ?? [];
       const next = [...previous, ...turns].slice(-this.maxTurns);
       if (this.store.compareAndSetState(HISTORY_NAMESPACE, id, { turns: next }, current?.version ?? null)) return;
     }

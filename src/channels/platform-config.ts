@@ -37,8 +37,7 @@ export function loadPlatforms(options: { file?: string | undefined; inline?: unk
   if (options.inline !== undefined) {
     const parsed = platformsConfigSchema.safeParse(options.inline);
     if (!parsed.success) throw jsonError("config.yaml: platforms", parsed.error, "platforms");
-    const list = Array.isArray(parsed.data) ? parsed.data : parsed.data.platforms;
-    list.forEach((entry, index) => entries.push({ entry, where: `config.yaml: platforms[${index}]` }));
+    parsed.data.forEach((entry, index) => entries.push({ entry, where: `config.yaml: platforms[${index}]` }));
   }
   if (options.file) {
     for (const [index, entry] of parsePlatformsFile(options.file).entries())

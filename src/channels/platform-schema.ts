@@ -51,11 +51,8 @@ export const platformEntrySchema = z
 
 export type PlatformEntry = z.infer<typeof platformEntrySchema>;
 
-/** `platforms:` in config.yaml: the list of platforms.json, or the whole `{platforms: [...]}` object. */
-export const platformsConfigSchema = z.union([
-  z.array(platformEntrySchema),
-  z.object({ platforms: z.array(platformEntrySchema) }).strict(),
-]);
+/** `platforms:` in config.yaml: the list that platforms.json holds under `platforms`. */
+export const platformsConfigSchema = z.array(platformEntrySchema);
 
 /** platforms.json as written: `{"platforms": [...]}`. */
 export const platformsFileSchema = z.object({ platforms: z.array(platformEntrySchema) }).strict();

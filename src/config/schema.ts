@@ -53,7 +53,7 @@ export const configFileSchema = z
     cache: z.unknown().optional(),
     platforms: platformsConfigSchema
       .optional()
-      .describe("Chat platforms, as in platforms.json (a list, or {platforms: [...]}); see docs/channels.md"),
+      .describe("Chat platforms: the list platforms.json holds under platforms (docs/channels.md)"),
     policy: policyConfigSchema
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
