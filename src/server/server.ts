@@ -176,14 +176,23 @@ export class HttpServer {
 
   /** Streams typed events to one WebSocket client, optionally only those of one run. */
   private stream(client: WebSocket, runId: string | null, url: URL): void {
-    const unsubscribe = this.options.api.subscribe((event: LocalAgentEvent) => {
-      if (runId && (!("runId" in event) || event.runId !== runId)) return;
-      if (client.readyState === client.OPEN && client.bufferedAmount < 8 << 20) client.send(JSON.stringify(event));
-    });
+    // `?events=0`: a web chat client that wants only its chat frames.
+    const unsubscribe =
+      url.searchParams.get("events") === "0"
+        ? () => undefined
+        : this.options.api.subscribe((event: LocalAgentEvent) => {
+            if (runId && (!("runId" in event) || event.runId !== runId)) return;
+            if (client.readyState === client.OPEN && client.bufferedAmount < 8 << 20) client.send(JSON.stringify(event));
+          });
     client.on("close", unsubscribe);
     client.on("error", unsubscribe);
     let chat: ChatSession | undefined;
     const resume = url.searchParams.get("chat") ?? undefined;
+    const sendChat = (out: string): void => {
+      if (client.readyState === client.OPEN && client.bufferedAmount < 8 << 20) client.send(out);
+    };
+    // `?chat=ID` resumes that chat at once, so replies queued meanwhile arrive without a first frame.
+    if (resume) chat = this.options.channels?.openChat(sendChat, resume);
     client.on("close", () => chat?.close());
     client.on("message", (data) => {
       // Pings for liveness; `chat.*` frames are web chat (docs/channels.md), the connection being one chat.
@@ -200,10 +209,7 @@ export class HttpServer {
       const record = frame as Record<string, unknown>;
       if (!String(record.type).startsWith("chat."))
         return void client.send(JSON.stringify({ type: "error", reason: `unknown frame type "${String(record.type).slice(0, 40)}"` }));
-      const send = (out: string): void => {
-        if (client.readyState === client.OPEN && client.bufferedAmount < 8 << 20) client.send(out);
-      };
-      chat ??= this.options.channels?.openChat(send, typeof record.chat === "string" ? record.chat : resume);
+      chat ??= this.options.channels?.openChat(sendChat, typeof record.chat === "string" ? record.chat : resume);
       if (!chat)
         return void client.send(JSON.stringify({ type: "chat.error", reason: "web chat is not enabled (add a webchat platform)" }));
       chat.receive(record);
