@@ -60,7 +60,7 @@ class ScriptedModel implements LanguageModel {
       model: this.name,
     });
   }
-   
+
   async *stream(): AsyncIterable<StreamPart> {
     throw new Error("not used");
   }
