@@ -3,6 +3,8 @@ import { isByteSize, isDuration } from "../duration/index.js";
 import { auditConfigSchema } from "../audit/index.js";
 import { policyConfigSchema } from "../policy/index.js";
 import { durationSchema } from "../workflow/index.js";
+// The schema file only (not ../models/index.js): the model service imports the config loader.
+import { cacheSchema, checkModelReferences, modelsSchema, routingSchema } from "../models/config-schema.js";
 
 // Checked here, not when the values are used, so a bad one is reported with its file:line:column.
 const configDurationSchema = durationSchema.refine(isDuration, { message: "not a duration (examples: 500ms, 30s, 5m, 1h30m)" });
@@ -47,9 +49,9 @@ export const configFileSchema = z
     memory_limit: byteSizeSchema.optional(),
     model_path: z.string().optional(),
     platform_config: z.string().optional(),
-    models: z.unknown().optional(),
-    routing: z.unknown().optional(),
-    cache: z.unknown().optional(),
+    models: modelsSchema.optional(),
+    routing: routingSchema.optional(),
+    cache: cacheSchema.optional(),
     platforms: z.unknown().optional(),
     policy: policyConfigSchema
       .optional()
@@ -66,6 +68,7 @@ export const configFileSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkModelReferences);
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -1,2 +1,3 @@
-export type { DaemonApi } from "./daemon-api.js";
+export type { DaemonApi, ModelsApi } from "./daemon-api.js";
+export { parseChatRequest } from "./model-routes.js";
 export { HttpServer, isLoopback, type ServerOptions } from "./server.js";
