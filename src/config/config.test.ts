@@ -40,7 +40,7 @@ describe("loadConfig", () => {
         "memory_limit: 6g",
         "notifications:",
         "  telegram: { type: webhook, url: 'http://127.0.0.1:9/hook', headers: { authorization: 'env:HOOK' } }",
-        "models: { coder: { provider: openai, base_url: \"http://127.0.0.1:8000/v1\", model: qwen } }",
+        'models: { coder: { provider: openai, base_url: "http://127.0.0.1:8000/v1", model: qwen } }',
       ].join("\n"),
     );
     const config = loadConfig({
