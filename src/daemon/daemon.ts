@@ -4,14 +4,14 @@ import type { AuditLog } from "../audit/index.js";
 import { ChannelManager, loadPlatforms, type ConversationResponder } from "../channels/index.js";
 import "../channels/builtin.js";
 import { systemClock, type Clock } from "../clock/index.js";
-import type { ResolvedConfig } from "../config/index.js";
+import { loadConfig, type ResolvedConfig } from "../config/index.js";
 import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { EventBus, type LocalAgentEvent, type RunStatus } from "../events/index.js";
 import { createLogger, type Logger } from "../logger/index.js";
 import type { ConnectivityProbe, Outbox } from "../outbox/index.js";
 import { createWheelClock, TimingWheel, WheelScheduler, type Scheduler, type TriggerSource } from "../scheduler/index.js";
-import { HttpServer, type DaemonApi } from "../server/index.js";
+import { HttpServer, type DaemonApi, type ModelsApi } from "../server/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
 import type { RunRecord, Store } from "../store/index.js";
 import {
@@ -27,7 +27,7 @@ import { formatIssue, type WorkflowDefinition, type WorkflowIssue } from "../wor
 import { Dispatcher, type Submission } from "./dispatcher.js";
 import { acquirePidLock, runOwner } from "./pid-lock.js";
 import { deliveryView, runView, triggerOutcomeView, workflowView } from "./views.js";
-import { createRuntime, type Runtime } from "./runtime.js";
+import { createRuntime, modelSections, type Runtime } from "./runtime.js";
 import { loadWorkflowSet } from "./workflow-set.js";
 
 export interface DaemonOptions {
@@ -195,6 +195,7 @@ export class Daemon implements DaemonApi {
     });
     this.events.subscribe((event) => this.onEvent(event));
     this.reload();
+    this.watchModelConfig();
     // Event sources start before the API listens, so an event posted as soon as /healthz answers is taken.
     await this.triggers.start();
     this.outbox.setOnline(this.network.online);
@@ -222,6 +223,8 @@ export class Daemon implements DaemonApi {
       this.submit(fire.workflow, { trigger: fire.trigger });
     });
     this.daemonStart.ready(this.startedAt);
+    // Warm-up prompts fill the result cache in the background: readiness does not wait for models.
+    void runtime.models.warmup();
     this.logger.info(
       {
         port: this.port,
@@ -278,6 +281,23 @@ export class Daemon implements DaemonApi {
     for (const [file, errors] of byFile) this.events.emit({ type: "workflow-invalid", file, errors, at: this.clock.now() });
     this.scheduler.setWorkflows([...this.workflows.values()]);
     this.triggers.setWorkflows([...this.workflows.values()]);
+    // SIGHUP also re-reads models:, routing: and cache: (skipped on the first call, from start()).
+    if (this.modelsWatched) this.runtime?.models.reloadFile(config.configFile, () => this.readModelSections(), true);
+  }
+
+  private modelsWatched = false;
+
+  /** The model sections of config.yaml as they are now on disk (validated; throws config_invalid naming file:line:column). */
+  private readModelSections() {
+    const { config } = this.options;
+    return modelSections(loadConfig({ configDir: config.configDir, dataDir: config.dataDir }));
+  }
+
+  /** Config file edits apply models:, routing: and cache: without a restart. */
+  private watchModelConfig(): void {
+    this.modelsWatched = true;
+    const file = this.options.config.configFile;
+    if (file) this.runtime?.models.watch(file, () => this.readModelSections());
   }
 
   /** Graceful stop: no new runs, running steps get the grace period, state is flushed. */
@@ -456,6 +476,10 @@ export class Daemon implements DaemonApi {
 
   subscribe(listener: (event: LocalAgentEvent) => void): () => void {
     return this.events.subscribe(listener);
+  }
+
+  models(): ModelsApi | undefined {
+    return this.runtime?.models;
   }
 
   private requireRun(id: string): RunRecord {

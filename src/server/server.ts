@@ -8,6 +8,7 @@ import type { LocalAgentEvent } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
 import { channelRouteName, registerChannelRoutes, type ChannelApi, type ChatSession } from "./channel-routes.js";
 import type { DaemonApi } from "./daemon-api.js";
+import { registerModelRoutes } from "./model-routes.js";
 
 export interface ServerOptions {
   host: string;
@@ -31,6 +32,9 @@ const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
   workflow_invalid: 400,
   conflict: 409,
   unavailable: 503,
+  model_not_found: 404,
+  model_error: 502,
+  no_model_provider: 503,
 };
 
 /** The HTTP + WebSocket interface on 127.0.0.1:8080: REST under /api, events on /ws, /healthz. */
@@ -124,6 +128,7 @@ export class HttpServer {
       return { deliveries: api.listDeliveries(query.status) };
     });
     app.get("/api/problems", async () => ({ problems: api.problems() }));
+    registerModelRoutes(app, api, (text) => this.redact(text));
     app.get("/api/approvals", async (request) => {
       const query = request.query as Record<string, string | undefined>;
       return { approvals: api.listApprovals(query.status) };
