@@ -267,6 +267,7 @@ function auditActor(options: AgentLoopOptions): { workflow?: string; run?: strin
 
 /** The model that served, its provider, tokens and time: never the prompt (it may quote secrets). */
 function auditModelCall(options: AgentLoopOptions, turn: number, details: Record<string, unknown>): void {
+  if (options.auditModelCalls === false) return;
   options.audit?.record({
     type: "model-call",
     actor: auditActor(options),

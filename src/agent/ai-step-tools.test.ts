@@ -11,7 +11,7 @@ import { EventBus, type LocalAgentEvent } from "../events/index.js";
 import { createSilentLogger } from "../logger/index.js";
 import { Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
-import { createDefaultRegistry, unconfiguredAiStep } from "../steps/index.js";
+import { aiStep, createDefaultRegistry } from "../steps/index.js";
 import { SqliteStore } from "../store/index.js";
 import { formatIssue, loadWorkflowText, type WorkflowDefinition } from "../workflow/index.js";
 import { parseToolSelection, runAiStepWithTools } from "./ai-step-tools.js";
@@ -29,11 +29,12 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
   const approvals = new ApprovalService({ store, clock: systemClock, events: bus, pollIntervalMs: 20 });
   const outbox = new Outbox({ store, clock: systemClock, events: bus, logger, deliverers: [] });
   const model = new ScriptedModel(script);
-  const aiStep: StepRunner = {
-    ...unconfiguredAiStep,
+  // The ai step's fields, the tools path run on a scripted model (no router in this harness).
+  const scriptedAiStep: StepRunner = {
+    ...(aiStep as unknown as StepRunner),
     run: (context) => runAiStepWithTools(context as never, model),
   };
-  const registry = createDefaultRegistry().register(aiStep);
+  const registry = createDefaultRegistry().register(scriptedAiStep);
   const engine = new Engine({
     store,
     registry,

@@ -24,6 +24,8 @@ export interface AiToolsStepConfig {
 export interface AiStepToolsOptions {
   /** Folders besides the workspace that read_file / write_file may use. */
   fileRoots?: readonly string[];
+  /** false when the model audits its own calls (the router does). */
+  auditModelCalls?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function runStepAgentLoop(
     signal: context.signal,
     events: services.events,
     ...(services.audit ? { audit: services.audit } : {}),
+    ...(options.auditModelCalls === false ? { auditModelCalls: false } : {}),
     actor: { workflow: context.workflow.name, run: context.runId, step: context.path },
     now: () => services.clock.now(),
   });

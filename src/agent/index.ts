@@ -1,4 +1,5 @@
 export { runAgentLoop } from "./agent-loop.js";
+export { agentToolLoop, routedModel } from "./ai-tool-loop.js";
 export {
   BUILTIN_TOOL_NAMES,
   createStepTools,

@@ -108,6 +108,8 @@ export interface AgentLoopOptions {
   approve?: ToolApprover;
   /** Writes `model-call` and `tool-call` entries. */
   audit?: AuditRecorder;
+  /** false: no `model-call` entries from the loop, because the model writes its own (the router does). Default true. */
+  auditModelCalls?: boolean;
   /** The bus that gets `agent-turn` and `agent-tool-call` events. */
   events?: EventBus;
   actor?: AgentActor;

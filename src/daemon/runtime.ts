@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { McpClients, type McpConfig } from "../agent/index.js";
+import { agentToolLoop, McpClients, type McpConfig } from "../agent/index.js";
 import { ApprovalService } from "../approvals/index.js";
 import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry } from "../audit/index.js";
 import type { Clock } from "../clock/index.js";
@@ -8,8 +8,10 @@ import type { ResolvedConfig } from "../config/index.js";
 import { Engine, type StepMiddleware, type StepRegistry, type WorkflowLauncher } from "../engine/index.js";
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
+import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
+import { setAiToolLoop } from "../steps/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 
 export interface RuntimeOptions {
@@ -33,6 +35,8 @@ export interface Runtime {
   approvals: ApprovalService;
   /** The MCP servers of config.yaml `mcp:` (connected on first use); undefined when none are configured. */
   mcp: McpClients | undefined;
+  /** Models, routing matrix and result cache (`models:`, `routing:`, `cache:`). */
+  models: ModelService;
   /** Stops recording events and closes the audit log (the store is closed by its owner). */
   close(): void;
 }
@@ -78,8 +82,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const log = audit;
     unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
   }
+  // The ai step's tools: path runs the agent loop (src/agent) on the routed model.
+  setAiToolLoop(agentToolLoop);
   const mcpConfig = config.extensions.mcp as McpConfig | undefined;
   const mcp = mcpConfig && Object.keys(mcpConfig.servers).length > 0 ? new McpClients({ config: mcpConfig, logger }) : undefined;
+  const models = createModelService(config, store, logger, audit);
   const engine = new Engine({
     store,
     registry,
@@ -94,6 +101,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(audit ? { audit } : {}),
       ...(options.workflows ? { workflows: options.workflows } : {}),
       ...(mcp ? { mcp } : {}),
+      models,
       settings: { maxOutputBytes: config.maxOutputBytes, notificationPlatforms: config.notifications, workspaceDir },
     },
   });
@@ -104,12 +112,33 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     audit,
     approvals,
     mcp,
+    models,
     close: () => {
       // Ends the MCP sessions and the stdio servers the agent started.
       void mcp?.close().catch((error: unknown) => logger.warn({ err: error }, "MCP clients did not close cleanly"));
+      void models.close();
       unsubscribeApprovals();
       unsubscribe();
       audit?.close();
     },
   };
+}
+
+/** The `models:`/`routing:`/`cache:` sections of a resolved config (validated by the config schema). */
+export function modelSections(config: ResolvedConfig): ModelsConfigInput {
+  const { models, routing, cache } = config.extensions as ModelsConfigInput;
+  return { ...(models ? { models } : {}), ...(routing ? { routing } : {}), ...(cache ? { cache } : {}) };
+}
+
+function createModelService(config: ResolvedConfig, store: Store, logger: Logger, audit: AuditLog | undefined): ModelService {
+  return new ModelService({
+    initial: modelSections(config),
+    source: config.configFile ?? "config.yaml",
+    configDir: config.configDir,
+    ...(config.modelPath ? { modelPath: config.modelPath } : {}),
+    store,
+    logger,
+    ...(audit ? { audit } : {}),
+    deps: { ...(config.memoryLimitBytes !== undefined ? { memoryLimitBytes: config.memoryLimitBytes } : {}) },
+  });
 }

@@ -10,6 +10,7 @@ export type {
   DeliveryQueue,
   ExternalTool,
   ExternalToolSource,
+  ModelAccess,
   NotificationTarget,
   StepContext,
   StepMiddleware,
