@@ -1,5 +1,6 @@
 export { runAgentLoop } from "./agent-loop.js";
 export { agentToolLoop, routedModel } from "./ai-tool-loop.js";
+export { AgentResponder, type AgentResponderOptions } from "./agent-responder.js";
 export {
   BUILTIN_TOOL_NAMES,
   createStepTools,
