@@ -327,13 +327,15 @@ export class ChannelManager {
   private schedule(key: string, message: InboundMessage): void {
     const chat = `${message.channel}\u0000${message.chatId}`;
     const previous = this.chains.get(chat) ?? Promise.resolve();
+    let completed = false;
     const next = previous
-      .then(() => this.process(message))
+      .then(() => this.process(message, key))
+      .then((done) => void (completed = done))
       .catch((error: unknown) =>
         this.options.logger.error({ channel: message.channel, err: error }, `chat message not handled: ${errorMessage(error)}`),
       )
       .finally(() => {
-        this.inbox.done(key);
+        if (!completed) this.inbox.done(key);
         if (this.chains.get(chat) === next) this.chains.delete(chat);
       });
     this.chains.set(chat, next);
@@ -346,9 +348,10 @@ export class ChannelManager {
     return this.pairing.isPaired(platform.name, userId);
   }
 
-  private async process(message: InboundMessage): Promise<void> {
+  /** Handles one queued message; true when its inbox entry was removed here (with the reply, in one transaction). */
+  private async process(message: InboundMessage, key: string): Promise<boolean> {
     const platform = this.entries.get(message.channel)?.platform;
-    if (!platform) return;
+    if (!platform) return false;
     const reply = (text: string, suffix: string, extra: Partial<OutboundMessage> = {}): void => {
       this.send(
         platform.name,
@@ -356,13 +359,19 @@ export class ChannelManager {
         `reply:${platform.name}:${message.chatId}:${message.messageId}:${suffix}`,
       );
     };
-    if (!this.allowed(platform, message.userId)) return this.stranger(platform, message, reply);
+    if (!this.allowed(platform, message.userId)) {
+      this.stranger(platform, message, reply);
+      return false;
+    }
     this.rememberOwnerChat(platform.name, message.chatId);
-    if (message.action) return this.action(platform, message, reply);
+    if (message.action) {
+      this.action(platform, message, reply);
+      return false;
+    }
     const text = message.text.trim();
     if (text.startsWith("/")) {
       const handled = await this.slashCommand(platform, message, text, reply);
-      if (handled) return;
+      if (handled) return false;
     }
     const history = this.history.get(platform.name, message.chatId);
     let answer: string;
@@ -372,13 +381,18 @@ export class ChannelManager {
       this.options.logger.warn({ channel: platform.name, err: error }, `conversation failed: ${errorMessage(error)}`);
       answer = `Sorry, I could not answer: ${errorMessage(error)}`;
     }
-    this.history.append(
-      platform.name,
-      message.chatId,
-      { role: "user", content: message.text, at: message.receivedAt },
-      { role: "assistant", content: answer, at: this.options.clock.now() },
-    );
-    reply(answer === "" ? "(no answer)" : answer, "answer");
+    // History, reply and the inbox entry in one commit: a crash leaves either all or none of them.
+    this.options.store.transaction(() => {
+      this.history.append(
+        platform.name,
+        message.chatId,
+        { role: "user", content: message.text, at: message.receivedAt },
+        { role: "assistant", content: answer, at: this.options.clock.now() },
+      );
+      reply(answer === "" ? "(no answer)" : answer, "answer");
+      this.inbox.done(key);
+    });
+    return true;
   }
 
   private stranger(platform: PlatformConfig, message: InboundMessage, reply: (text: string, suffix: string) => void): void {
