@@ -71,6 +71,8 @@ interface Entry {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** How long `stop` waits for messages being processed. */
+const STOP_WAIT_MS = 5000;
 
 /**
  * Builds the configured channels through the registry, starts and stops them with the daemon (one
@@ -152,7 +154,14 @@ export class ChannelManager {
         this.setStatus(entry, "stopped");
       }),
     );
-    await Promise.allSettled([...this.chains.values()]);
+    // Messages still being answered (a slow model) keep their inbox entries and are handled again
+    // after the restart; shutdown waits for them only briefly.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.chains.values()]),
+      new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS).unref())),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Raw platform event from an HTTP route (`POST /api/channels/NAME/events`, `/api/channels/webhook/NAME`, `/api/NAME`). */
@@ -335,7 +344,14 @@ export class ChannelManager {
         this.options.logger.error({ channel: message.channel, err: error }, `chat message not handled: ${errorMessage(error)}`),
       )
       .finally(() => {
-        if (!completed) this.inbox.done(key);
+        // Stopped meanwhile: the entry stays queued and is handled after the restart.
+        if (!completed && this.running) {
+          try {
+            this.inbox.done(key);
+          } catch (error) {
+            this.options.logger.error({ err: error }, `inbox entry not removed: ${errorMessage(error)}`);
+          }
+        }
         if (this.chains.get(chat) === next) this.chains.delete(chat);
       });
     this.chains.set(chat, next);
@@ -381,6 +397,7 @@ export class ChannelManager {
       this.options.logger.warn({ channel: platform.name, err: error }, `conversation failed: ${errorMessage(error)}`);
       answer = `Sorry, I could not answer: ${errorMessage(error)}`;
     }
+    if (!this.running) return false;
     // History, reply and the inbox entry in one commit: a crash leaves either all or none of them.
     this.options.store.transaction(() => {
       this.history.append(
