@@ -22,7 +22,7 @@ const scripted = {
       model: "scripted",
     });
   },
-   
+
   async *stream() {
     throw new Error("not used");
   },
