@@ -71,6 +71,9 @@ interface Entry {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+/** Pairing codes sent per channel and hour; more new strangers than that are only recorded. */
+const PAIRING_CODES_PER_HOUR = 10;
 /** How long `stop` waits for messages being processed. */
 const STOP_WAIT_MS = 5000;
 
@@ -90,6 +93,7 @@ export class ChannelManager {
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private responder: ConversationResponder;
+  private readonly codesSent = new Map<string, number[]>();
 
   constructor(private readonly options: ChannelManagerOptions) {
     const now = (): number => options.clock.now();
@@ -420,6 +424,11 @@ export class ChannelManager {
       details: { channel: platform.name, chatId: message.chatId, pairing: record.status, codeIssued: fresh },
     });
     if (record.status === "revoked") return;
+    if (fresh && !this.codeAllowed(platform.name)) {
+      // A flood of new strangers: the code is kept (the owner sees it in `pairing list`) but not sent.
+      this.options.logger.warn({ channel: platform.name }, "pairing codes rate-limited: code not sent");
+      return;
+    }
     if (fresh) {
       reply(
         `This agent only answers people its owner has paired. Your pairing code is ${record.code}. Ask the owner to run: localagent pairing approve ${record.code}`,
@@ -428,6 +437,16 @@ export class ChannelManager {
     } else {
       this.options.logger.info({ channel: platform.name, userId: message.userId }, "message from an unpaired user ignored");
     }
+  }
+
+  /** At most PAIRING_CODES_PER_HOUR codes sent per channel and hour. */
+  private codeAllowed(channel: string): boolean {
+    const now = this.options.clock.now();
+    const recent = (this.codesSent.get(channel) ?? []).filter((at) => now - at < HOUR_MS);
+    if (recent.length >= PAIRING_CODES_PER_HOUR) return false;
+    recent.push(now);
+    this.codesSent.set(channel, recent);
+    return true;
   }
 
   private action(platform: PlatformConfig, message: InboundMessage, reply: (text: string, suffix: string) => void): void {
