@@ -172,15 +172,25 @@ async function runToolCall(
     return finish(false, `error: ${message}`, message);
   }
   try {
+    const reportDecision = (reported: { decision: "allow" | "deny" | "ask"; rule?: string; approval?: "approve" | "deny" }): void => {
+      // A check further down refines an allow; what the hook decided otherwise stands.
+      if (record.decision === "allow") record.decision = reported.decision;
+      else if (record.decision !== reported.decision) return;
+      if (reported.rule && !record.rule) record.rule = reported.rule;
+      if (reported.approval && !record.approval) record.approval = reported.approval;
+    };
     const value = await untilAborted(
-      tool.execute(call.arguments, { turn: context.turn, index: context.index, call, signal: context.signal }),
+      tool.execute(call.arguments, { turn: context.turn, index: context.index, call, signal: context.signal, reportDecision }),
       context.signal,
     );
     return finish(true, toContent(value));
   } catch (error) {
     if (context.signal.aborted) throw toError(context.signal.reason);
-    const denied = error instanceof LocalAgentError && error.code === "policy_denied";
-    if (denied) record.decision = "deny";
+    if (error instanceof LocalAgentError && error.code === "policy_denied") {
+      // Denied further down (the policy middleware of a nested step): an ask that was not approved stays an ask.
+      if (record.decision === "allow") record.decision = "deny";
+      if (!record.rule && typeof error.details.rule === "string") record.rule = error.details.rule;
+    }
     const message = errorMessage(error);
     return finish(false, `error: ${message}`, message);
   }

@@ -145,7 +145,11 @@ describe("the ai step with tools:", () => {
     expect(run.outputs).toMatchObject({ tool_calls: [{ name: "shell", ok: false, decision: "deny" }] });
     const entries = readAuditEntries(harness.auditFile);
     expect(entries.find((entry) => entry.type === "policy-decision")?.details).toMatchObject({ decision: "deny" });
-    expect(entries.find((entry) => entry.type === "tool-call")?.details).toMatchObject({ decision: "deny", outcome: "error" });
+    expect(entries.find((entry) => entry.type === "tool-call")?.details).toMatchObject({
+      decision: "deny",
+      rule: expect.stringMatching(/^[a-z]+\.[a-z-]+$/),
+      outcome: "error",
+    });
   });
 
   it("pauses an ask command for approval, runs it once approved, and hands the output back", async () => {
@@ -164,6 +168,32 @@ describe("the ai step with tools:", () => {
     expect(run).toMatchObject({ status: "succeeded", outputs: { text: "wiped" } });
     const decisions = readAuditEntries(harness.auditFile).filter((entry) => entry.type === "policy-decision");
     expect(decisions.map((entry) => [entry.details.decision, entry.details.approval])).toEqual([["ask", "approve"]]);
+    // The tool-call entry says so too.
+    expect(readAuditEntries(harness.auditFile).find((entry) => entry.type === "tool-call")?.details).toMatchObject({
+      decision: "ask",
+      rule: "risky.rm-recursive",
+      approval: "approve",
+      outcome: "ok",
+    });
+    expect(run.outputs).toMatchObject({ tool_calls: [{ name: "shell", ok: true, decision: "ask" }] });
+  });
+
+  it("tells the model when the human says no, and runs nothing", async () => {
+    const harness = start([
+      { toolCalls: [{ name: "shell", arguments: { command: "mkdir -p build && rm -rf build && echo wiped" } }] },
+      (request) => ({ text: toolResultsOf(request)[0] ?? "" }),
+    ]);
+    const finished = harness.engine.start(harness.load(workflowWith("[shell]")));
+    await until(() => harness.approvals.list({ status: "pending" }).length === 1);
+    harness.approvals.decide(harness.approvals.list({ status: "pending" })[0]!.id, "deny", "test:ada");
+    const run = await finished;
+    expect(run.status).toBe("succeeded");
+    expect((run.outputs as { text: string }).text).toMatch(/command needs approval \(rule risky\.rm-recursive\).*it was not approved$/);
+    expect(readAuditEntries(harness.auditFile).find((entry) => entry.type === "tool-call")?.details).toMatchObject({
+      decision: "ask",
+      approval: "deny",
+      outcome: "error",
+    });
   });
 
   it("fails the step when the model is still calling tools at max_turns", async () => {
