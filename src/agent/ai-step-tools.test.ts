@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeTempDir } from "../../test/helpers/index.js";
+import { makeTempDir, Receiver } from "../../test/helpers/index.js";
 import { ScriptedModel, toolResultsOf, type ScriptedTurn } from "../../test/helpers/scripted-model.js";
 import { ApprovalService } from "../approvals/index.js";
 import { AuditLog, readAuditEntries, verifyAuditLog } from "../audit/index.js";
@@ -241,6 +241,37 @@ describe("the ai step with tools:", () => {
     const deliveries = harness.store.listDeliveries();
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]?.payload).toMatchObject({ platform: "log", message: "done tidying", title: "helper", workflow: "helper" });
+  });
+
+  it("sends the model's http calls through the http step: POST with a JSON body, and a failing status as an error result", async () => {
+    const receiver = await new Receiver().start();
+    try {
+      const harness = start([
+        {
+          toolCalls: [
+            {
+              name: "http",
+              arguments: { url: receiver.url, method: "POST", body: { note: "{{ env.HOME }}" }, headers: { "x-from": "agent" } },
+            },
+          ],
+        },
+        () => {
+          receiver.status = 503;
+          return { toolCalls: [{ name: "http", arguments: { url: receiver.url } }] };
+        },
+        (request) => ({ text: toolResultsOf(request).join(" | ") }),
+      ]);
+      const run = await harness.engine.start(harness.load(workflowWith("[http]")));
+      expect(run.status).toBe("succeeded");
+      expect(receiver.requests).toHaveLength(1);
+      // The body arrives as the model wrote it: templates in it are data, not rendered.
+      expect(receiver.requests[0]).toMatchObject({ body: { note: "{{ env.HOME }}" }, headers: { "x-from": "agent" } });
+      const [posted, failed] = toolResultsOf(harness.model.requests[2]);
+      expect(JSON.parse(posted ?? "")).toEqual({ status: 200, body: { ok: true } });
+      expect(failed).toBe(`error: GET http://127.0.0.1:${receiver.port}/hook answered 503`);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it("schedules another workflow through the launcher, and refuses to schedule itself", async () => {
