@@ -2,6 +2,7 @@ import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
 import { auditConfigSchema } from "../audit/index.js";
 import { policyConfigSchema } from "../policy/index.js";
+import { sandboxConfigSchema } from "../sandbox/index.js";
 import { durationSchema } from "../workflow/index.js";
 
 // Checked here, not when the values are used, so a bad one is reported with its file:line:column.
@@ -54,7 +55,9 @@ export const configFileSchema = z
     policy: policyConfigSchema
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
-    sandbox: z.unknown().optional(),
+    sandbox: sandboxConfigSchema
+      .optional()
+      .describe("Isolation of shell steps: default mode, bwrap path, default limits, extra visible paths (docs/security.md)"),
     mcp: z.unknown().optional(),
     audit: auditConfigSchema.optional().describe("The hash-chained audit log (DATA_DIR/audit.log) and its alert rules"),
     approvals: z
