@@ -54,7 +54,7 @@ const SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 // A tiny prelude run before bwrap: joins the step's cgroups (so everything bwrap starts is
 // counted from the first fork) and opens the seccomp program as fd 3 for `--seccomp 3`.
 const WRAPPER = [
-  'bpf=$1; n=$2; shift 2',
+  "bpf=$1; n=$2; shift 2",
   'while [ "$n" -gt 0 ]; do echo $$ > "$1" || { echo "localagent sandbox: cannot join cgroup $1" >&2; exit 125; }; n=$((n-1)); shift; done',
   'if [ -n "$bpf" ]; then exec 3< "$bpf" || exit 125; fi',
   'exec "$@"',
@@ -233,7 +233,8 @@ function countUserProcesses(uid: number): number {
 function describeProfile(request: SandboxRequest, cgroup: StepCgroup, seccomp: boolean, rlimits: boolean): string {
   const { limits, network } = request;
   const parts = [`net=${network.mode === "proxy" ? `proxy(${(network.hosts ?? []).join(" ")})` : network.mode}`];
-  if (limits.memoryBytes !== undefined) parts.push(`mem=${formatBytes(limits.memoryBytes)}${cgroup.memoryLimited ? "" : rlimits ? "(rlimit-as)" : "(unenforced)"}`);
+  if (limits.memoryBytes !== undefined)
+    parts.push(`mem=${formatBytes(limits.memoryBytes)}${cgroup.memoryLimited ? "" : rlimits ? "(rlimit-as)" : "(unenforced)"}`);
   if (limits.processes !== undefined) {
     const root = process.getuid?.() === 0;
     parts.push(`pids=${limits.processes}${cgroup.pidsLimited ? "" : rlimits && !root ? "(rlimit-nproc)" : "(unenforced)"}`);

@@ -93,7 +93,9 @@ export function detectCgroups(): CgroupSupport {
       // No such file: not a cgroup directory we can see.
     }
     const ok = writable(parent);
-    notes.push(`cgroup v2 at ${unified.point}: own cgroup ${parent} (${ok ? "writable" : "not writable"}; delegated: ${delegated.join(" ") || "none"})`);
+    notes.push(
+      `cgroup v2 at ${unified.point}: own cgroup ${parent} (${ok ? "writable" : "not writable"}; delegated: ${delegated.join(" ") || "none"})`,
+    );
     for (const controller of ["memory", "pids"] as const) {
       if (ok && delegated.includes(controller)) support[controller] = { version: 2, controller, parent };
     }
@@ -131,7 +133,8 @@ export class StepCgroup {
         if (support.memory.version === 1) {
           writeFileSync(join(path, "memory.limit_in_bytes"), String(limits.memoryBytes));
           // Without swap accounting the limit could be dodged by swapping out.
-          if (existsSync(join(path, "memory.memsw.limit_in_bytes"))) writeFileSync(join(path, "memory.memsw.limit_in_bytes"), String(limits.memoryBytes));
+          if (existsSync(join(path, "memory.memsw.limit_in_bytes")))
+            writeFileSync(join(path, "memory.memsw.limit_in_bytes"), String(limits.memoryBytes));
         } else {
           writeFileSync(join(path, "memory.max"), String(limits.memoryBytes));
           if (existsSync(join(path, "memory.swap.max"))) writeFileSync(join(path, "memory.swap.max"), "0");

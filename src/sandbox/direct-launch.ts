@@ -1,4 +1,3 @@
-import { explainFailure } from "./failure-reason.js";
 import type { PreparedCommand, SandboxRequest } from "./types.js";
 
 /** The command without isolation (`sandbox: off`, or `preferred` where no sandbox is possible). */
@@ -11,7 +10,8 @@ export function prepareDirect(request: SandboxRequest, why: string): PreparedCom
     cwd: request.cwd,
     sandboxed: false,
     profile: `none: ${why}`,
-    explain: (exit) => explainFailure(exit, { request: { ...request, limits: {}, network: { mode: "full" } }, rlimits: false }),
+    // Nothing was limited or isolated, so nothing of the sandbox explains a failure.
+    explain: () => undefined,
     cleanup: async () => {},
   };
 }

@@ -38,7 +38,12 @@ export function explainFailure(exit: SandboxExit, facts: FailureFacts): string |
   if (/Read-only file system/i.test(stderr)) {
     return `the sandbox is read-only outside the workspace ${request.workspace} (and /tmp): add the path to sandbox.writable to allow it`;
   }
-  if (request.network.mode === "none" && /Network is unreachable|Could not resolve host|Temporary failure in name resolution|Name or service not known|Connection refused|Couldn't connect/i.test(stderr)) {
+  if (
+    request.network.mode === "none" &&
+    /Network is unreachable|Could not resolve host|Temporary failure in name resolution|Name or service not known|Connection refused|Couldn't connect/i.test(
+      stderr,
+    )
+  ) {
     return "network unreachable: the sandbox has no network (give the step network: true or network: [hosts])";
   }
   if (request.network.mode === "proxy" && /Could not resolve|Connection refused|403|Forbidden|not allowed/i.test(stderr)) {
@@ -47,12 +52,14 @@ export function explainFailure(exit: SandboxExit, facts: FailureFacts): string |
   if (limits.processes !== undefined && /fork: .*Resource temporarily unavailable|Cannot fork|can't fork/i.test(stderr)) {
     return `RLIMIT_NPROC reached (process limit ${limits.processes})`;
   }
-  if (limits.openFiles !== undefined && /Too many open files/i.test(stderr)) return `open files limit of ${limits.openFiles} reached (RLIMIT_NOFILE)`;
+  if (limits.openFiles !== undefined && /Too many open files/i.test(stderr))
+    return `open files limit of ${limits.openFiles} reached (RLIMIT_NOFILE)`;
   if (limits.memoryBytes !== undefined && /Cannot allocate memory|out of memory|std::bad_alloc|MemoryError/i.test(stderr)) {
     return `memory limit of ${formatBytes(limits.memoryBytes)} reached`;
   }
   if (/No such file or directory/.test(stderr) && /: (\/(home|root|mnt|media|srv|var|opt)\/)/.test(stderr)) {
     return "the path is not visible in the sandbox: add it to sandbox.read_only or sandbox.writable";
   }
+  if (/Operation not permitted/.test(stderr)) return "operation not permitted in the sandbox (all capabilities dropped, seccomp filter)";
   return undefined;
 }

@@ -42,8 +42,13 @@ function userNamespaces(): IsolationReport["userNamespaces"] {
   const apparmor = readText("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
   if (clone === "0") return { needed: !root, available: false, detail: "disabled (kernel.unprivileged_userns_clone = 0)" };
   if (max === "0") return { needed: !root, available: false, detail: "disabled (user.max_user_namespaces = 0)" };
-  if (apparmor === "1") return { needed: !root, available: false, detail: "restricted by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1)" };
-  return { needed: !root, available: max !== undefined, detail: max !== undefined ? `enabled (max ${max})` : "unknown (no /proc/sys/user)" };
+  if (apparmor === "1")
+    return { needed: !root, available: false, detail: "restricted by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1)" };
+  return {
+    needed: !root,
+    available: max !== undefined,
+    detail: max !== undefined ? `enabled (max ${max})` : "unknown (no /proc/sys/user)",
+  };
 }
 
 /**
@@ -53,7 +58,9 @@ function userNamespaces(): IsolationReport["userNamespaces"] {
  */
 export function inspectIsolation(bwrapPath?: string): IsolationReport {
   const platform = process.platform;
-  const seccompLine = readText("/proc/self/status")?.split("\n").find((line) => line.startsWith("Seccomp:"));
+  const seccompLine = readText("/proc/self/status")
+    ?.split("\n")
+    .find((line) => line.startsWith("Seccomp:"));
   const arch = hostSeccompArch();
   const seccomp = {
     available: seccompLine !== undefined && arch !== undefined,
@@ -94,9 +101,9 @@ export function inspectIsolation(bwrapPath?: string): IsolationReport {
     report.bwrap.usable = true;
   } else {
     const why = (trial.stderr || trial.error?.message || `exit status ${String(trial.status)}`).trim();
-    const hint = !report.userNamespaces.available && report.userNamespaces.needed ? `; user namespaces ${report.userNamespaces.detail}` : "";
+    const hint =
+      !report.userNamespaces.available && report.userNamespaces.needed ? `; user namespaces ${report.userNamespaces.detail}` : "";
     report.bwrap.reason = `bubblewrap at ${path} cannot create a sandbox here: ${why}${hint}`;
   }
   return report;
 }
-

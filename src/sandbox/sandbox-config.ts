@@ -25,7 +25,9 @@ export const sandboxConfigSchema = z
   .object({
     mode: sandboxModeSchema.optional().describe("Default for shell steps without sandbox: (default preferred)"),
     bwrap: z.string().optional().describe("Path of the bubblewrap binary (default /usr/bin/bwrap, else found on PATH)"),
-    limits: limitsSchema.optional().describe("Default limits for sandboxed steps (default memory 1g, processes 256, open_files 1024, file_size 1g)"),
+    limits: limitsSchema
+      .optional()
+      .describe("Default limits for sandboxed steps (default memory 1g, processes 256, open_files 1024, file_size 1g)"),
     read_only: z.array(z.string()).optional().describe("Host paths every sandboxed step may read (e.g. /var/log)"),
     writable: z.array(z.string()).optional().describe("Host paths every sandboxed step may write besides its workspace (e.g. /backups)"),
   })

@@ -56,7 +56,8 @@ export function workspaceFor(dataDir: string, workflow: string): string {
  */
 export function createSandboxMiddleware(options: SandboxMiddlewareOptions): StepMiddleware {
   const config: ResolvedSandboxConfig = isResolved(options.config) ? options.config : resolveSandboxConfig(options.config);
-  const sandbox = options.sandbox ?? createBwrapSandbox({ ...(config.bwrap ? { bwrap: config.bwrap } : {}), stateDir: join(options.dataDir, "sandbox") });
+  const sandbox =
+    options.sandbox ?? createBwrapSandbox({ ...(config.bwrap ? { bwrap: config.bwrap } : {}), stateDir: join(options.dataDir, "sandbox") });
   const warned = new Set<string>();
   return async (context, next) => {
     if (context.step.type !== "shell") return next();
@@ -93,23 +94,34 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
         prepared = prepareDirect(request, "sandbox: off");
       } else if (unavailable !== undefined) {
         if (mode === "required") {
-          const error = new LocalAgentError("sandbox_unavailable", `${where} needs a sandbox (sandbox: required), but none is possible here: ${unavailable}`, {
-            details: { command, sandbox: `none: ${unavailable}` },
-          });
+          const error = new LocalAgentError(
+            "sandbox_unavailable",
+            `${where} needs a sandbox (sandbox: required), but none is possible here: ${unavailable}`,
+            {
+              details: { command, sandbox: `none: ${unavailable}` },
+            },
+          );
           record(context, command, `none: ${unavailable}`, { refused: true, error: error.message });
           throw error;
         }
         if (!warned.has(unavailable)) {
           warned.add(unavailable);
-          context.services.logger.warn({ step: context.path, reason: unavailable }, `sandbox unavailable, running unsandboxed (sandbox: preferred): ${unavailable}`);
+          context.services.logger.warn(
+            { step: context.path, reason: unavailable },
+            `sandbox unavailable, running unsandboxed (sandbox: preferred): ${unavailable}`,
+          );
         }
         prepared = prepareDirect(request, unavailable);
       } else {
         if (hosts) {
           if (!options.egress) {
-            throw new LocalAgentError("sandbox_unavailable", `${where}: network: [${hosts.join(", ")}] needs the egress proxy, which this daemon does not run`, {
-              details: { command },
-            });
+            throw new LocalAgentError(
+              "sandbox_unavailable",
+              `${where}: network: [${hosts.join(", ")}] needs the egress proxy, which this daemon does not run`,
+              {
+                details: { command },
+              },
+            );
           }
           route = await options.egress.forStep(hosts, { runId: context.runId, workflow: context.workflow.name, step: context.path });
           network = { mode: "proxy", proxySocket: route.socketPath, hosts };
@@ -120,14 +132,21 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
     } catch (error) {
       await route?.close();
       if (error instanceof LocalAgentError) throw error;
-      throw new LocalAgentError("sandbox_unavailable", `${where}: cannot prepare the sandbox: ${errorMessage(error)}`, { cause: error, details: { command } });
+      throw new LocalAgentError("sandbox_unavailable", `${where}: cannot prepare the sandbox: ${errorMessage(error)}`, {
+        cause: error,
+        details: { command },
+      });
     }
     try {
       const result: StepResult = await next();
       record(context, command, prepared.profile, { exitCode: launch.exit?.code ?? 0 });
       return result;
     } catch (error) {
-      const reason = launch.exit ? launch.exit.reason : prepared.sandboxed ? prepared.explain({ code: null, signal: null, stderr: "" }) : undefined;
+      const reason = launch.exit
+        ? launch.exit.reason
+        : prepared.sandboxed
+          ? prepared.explain({ code: null, signal: null, stderr: "" })
+          : undefined;
       record(context, command, prepared.profile, {
         exitCode: launch.exit?.code ?? null,
         ...(launch.exit?.signal ? { signal: launch.exit.signal } : {}),

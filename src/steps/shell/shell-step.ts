@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { z } from "zod";
 import type { StepContext, StepResult, StepRunner } from "../../engine/index.js";
 import { LocalAgentError } from "../../errors/index.js";
-import { launchOf, sandboxStepShape, type SandboxMode } from "../../sandbox/index.js";
+import { launchOf, sandboxStepShape, type SandboxMode, type StepLaunch } from "../../sandbox/index.js";
 import { killLeftovers } from "./leftovers.js";
 import { shellCommandOf } from "./shell-command.js";
 
@@ -53,16 +53,15 @@ async function runShell(context: StepContext<ShellConfig>): Promise<StepResult> 
   }
   // The same string the policy middleware checked (see shell-command.ts).
   const command = shellCommandOf(context);
-  return spawnShell({ ...context, config: { ...context.config, command } });
+  return spawnShell({ ...context, config: { ...context.config, command } }, launchOf(context));
 }
 
-function spawnShell(context: StepContext<ShellConfig>): Promise<StepResult> {
+function spawnShell(context: StepContext<ShellConfig>, launch: StepLaunch | undefined): Promise<StepResult> {
   const { config, services, signal } = context;
   const limit = config.max_output ?? services.settings.maxOutputBytes;
   return new Promise<StepResult>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     // The sandbox middleware, when present, prepared the wrapped argv around this same command.
-    const launch = launchOf(context);
     const prepared = launch?.prepared;
     const child = spawn(prepared?.file ?? config.shell ?? DEFAULT_SHELL, prepared?.args ?? ["-c", config.command], {
       cwd: prepared?.cwd ?? config.cwd ?? services.settings.workspaceDir,
