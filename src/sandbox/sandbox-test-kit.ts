@@ -22,7 +22,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
   const logger = createSilentLogger();
   logger.warn = ((...args: unknown[]) => {
     warnings.push(String(args.find((arg) => typeof arg === "string") ?? ""));
-  }) as typeof logger.warn;
+  });
   const middleware = createSandboxMiddleware({ ...options, commandOf: shellCommandOf });
   const chain = composeMiddleware([middleware, createTimeoutMiddleware()], (context) =>
     shellStep.run(context as unknown as StepContext<ShellConfig>),
@@ -63,7 +63,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
       stepKey: `run_${counter}:sh`,
       attempt: 1,
       interrupted: false,
-      config: config as unknown as Record<string, unknown>,
+      config: config,
       env: {},
       scope: {},
       signal: controller.signal,
