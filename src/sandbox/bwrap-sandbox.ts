@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { StepCgroup } from "./cgroups.js";
 import { explainFailure } from "./failure-reason.js";
 import { FORWARDER_PORT, FORWARDER_SOURCE, SANDBOX_PROXY_SOCKET } from "./forwarder.js";
-import { inspectIsolation, type IsolationReport } from "./isolation.js";
+import { inspectIsolationAsync, type IsolationReport } from "./isolation.js";
 import { formatBytes } from "./sandbox-config.js";
 import { compileSeccompFilter } from "./seccomp.js";
 import type { PreparedCommand, Sandbox, SandboxRequest } from "./types.js";
@@ -67,8 +67,8 @@ const WRAPPER = [
  * no new privileges, a seccomp filter, rlimits through prlimit and a per-step cgroup.
  */
 export function createBwrapSandbox(options: BwrapSandboxOptions): Sandbox {
-  let isolation = options.isolation;
-  const probe = (): IsolationReport => (isolation ??= inspectIsolation(options.bwrap));
+  let isolation: Promise<IsolationReport> | undefined = options.isolation ? Promise.resolve(options.isolation) : undefined;
+  const probe = (): Promise<IsolationReport> => (isolation ??= inspectIsolationAsync(options.bwrap));
   let seccompFile: string | undefined;
   let forwarderFile: string | undefined;
   const stateFile = (name: string, contents: Buffer | string): string => {
@@ -79,9 +79,12 @@ export function createBwrapSandbox(options: BwrapSandboxOptions): Sandbox {
   };
   return {
     name: "bwrap",
-    unavailableReason: () => (probe().bwrap.usable ? undefined : (probe().bwrap.reason ?? "bubblewrap is not usable")),
+    unavailableReason: async () => {
+      const report = await probe();
+      return report.bwrap.usable ? undefined : (report.bwrap.reason ?? "bubblewrap is not usable");
+    },
     prepare: async (request) => {
-      const report = probe();
+      const report = await probe();
       const bwrap = report.bwrap.path;
       if (!report.bwrap.usable || bwrap === undefined) throw new Error(report.bwrap.reason ?? "bubblewrap is not usable");
       const arch = report.seccomp.available ? report.seccomp.arch : undefined;
@@ -126,13 +129,13 @@ export function createBwrapSandbox(options: BwrapSandboxOptions): Sandbox {
           cleanup: async () => {
             if (cleaned) return;
             cleaned = true;
-            const problems = cgroup.remove();
+            const problems = await cgroup.remove();
             if (problems.length > 0) throw new Error(`sandbox cgroup not removed: ${problems.join("; ")}`);
           },
         };
         return prepared;
       } catch (error) {
-        cgroup.remove();
+        await cgroup.remove();
         throw error;
       }
     },

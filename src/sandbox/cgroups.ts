@@ -145,7 +145,7 @@ export class StepCgroup {
         writeFileSync(join(path, "pids.max"), String(limits.processes));
       }
     } catch (error) {
-      group.remove();
+      void group.remove();
       throw new Error(`cannot set up the step's cgroup: ${errorMessage(error)}`, { cause: error });
     }
     return group;
@@ -184,7 +184,7 @@ export class StepCgroup {
   }
 
   /** Kills whatever is left in the cgroups and removes them; errors are ignored (best effort, logged by the caller). */
-  remove(): string[] {
+  async remove(): Promise<string[]> {
     const problems: string[] = [];
     for (const { path } of this.directories.reverse()) {
       for (let tries = 0; tries < 50; tries++) {
@@ -197,7 +197,7 @@ export class StepCgroup {
             // Gone already.
           }
         }
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        await new Promise((resolve) => setTimeout(resolve, 10));
       }
       try {
         rmdirSync(path);

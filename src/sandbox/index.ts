@@ -13,7 +13,7 @@ export { createBwrapSandbox, SANDBOX_HOME, type BwrapSandboxOptions } from "./bw
 export { prepareDirect } from "./direct-launch.js";
 export { compileSeccompFilter, DENIED_SYSCALLS, hostSeccompArch, type SeccompArch } from "./seccomp.js";
 export { detectCgroups, type CgroupSupport } from "./cgroups.js";
-export { findExecutable, inspectIsolation, type IsolationReport } from "./isolation.js";
+export { findExecutable, inspectIsolation, inspectIsolationAsync, type IsolationReport } from "./isolation.js";
 export { explainFailure, terminatingSignal } from "./failure-reason.js";
 export { attachLaunch, launchOf, type StepLaunch } from "./launch.js";
 export {

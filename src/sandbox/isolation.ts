@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { detectCgroups, type CgroupSupport } from "./cgroups.js";
@@ -51,52 +51,53 @@ function userNamespaces(): IsolationReport["userNamespaces"] {
   };
 }
 
-/**
- * Probes the machine. `bwrapPath` is the configured binary (default /usr/bin/bwrap, else PATH).
- * bwrap is tried for real once (`bwrap --ro-bind / / --unshare-all true`): the only reliable
- * answer to "can it create namespaces here".
- */
-export function inspectIsolation(bwrapPath?: string): IsolationReport {
+interface ExecResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  error?: Error | undefined;
+}
+
+const trialArgs = ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/sh", "-c", "true"];
+
+/** Everything but the two bwrap runs (cheap file reads). */
+function baseReport(bwrapPath: string | undefined): { report: IsolationReport; path: string | undefined } {
   const platform = process.platform;
   const seccompLine = readText("/proc/self/status")
     ?.split("\n")
     .find((line) => line.startsWith("Seccomp:"));
   const arch = hostSeccompArch();
-  const seccomp = {
-    available: seccompLine !== undefined && arch !== undefined,
-    arch,
-    detail:
-      seccompLine === undefined
-        ? "kernel without seccomp"
-        : arch === undefined
-          ? `no filter for ${process.arch}`
-          : `filter for ${arch} (${DENIED_SYSCALLS.length} syscalls denied)`,
-  };
   const report: IsolationReport = {
     platform,
     bwrap: { path: undefined, version: undefined, usable: false, reason: undefined },
     userNamespaces: userNamespaces(),
-    seccomp,
+    seccomp: {
+      available: seccompLine !== undefined && arch !== undefined,
+      arch,
+      detail:
+        seccompLine === undefined
+          ? "kernel without seccomp"
+          : arch === undefined
+            ? `no filter for ${process.arch}`
+            : `filter for ${arch} (${DENIED_SYSCALLS.length} syscalls denied)`,
+    },
     cgroups: platform === "linux" ? detectCgroups() : { memory: undefined, pids: undefined, notes: ["not Linux"] },
     prlimit: findExecutable("prlimit") ?? (existsSync("/usr/bin/prlimit") ? "/usr/bin/prlimit" : undefined),
   };
   if (platform !== "linux") {
     report.bwrap.reason = `bubblewrap needs Linux (this is ${platform})`;
-    return report;
+    return { report, path: undefined };
   }
   const wanted = bwrapPath ?? (existsSync("/usr/bin/bwrap") ? "/usr/bin/bwrap" : "bwrap");
   const path = findExecutable(wanted);
-  if (!path) {
+  if (!path)
     report.bwrap.reason = `bubblewrap not found at ${wanted} (install the bubblewrap package, or set sandbox.bwrap in config.yaml)`;
-    return report;
-  }
   report.bwrap.path = path;
-  const version = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 5000 });
+  return { report, path };
+}
+
+function finish(report: IsolationReport, path: string, version: ExecResult, trial: ExecResult): IsolationReport {
   report.bwrap.version = version.status === 0 ? version.stdout.trim().replace(/^bubblewrap\s*/, "") : undefined;
-  const trial = spawnSync(path, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/sh", "-c", "true"], {
-    encoding: "utf8",
-    timeout: 10_000,
-  });
   if (trial.status === 0) {
     report.bwrap.usable = true;
   } else {
@@ -106,4 +107,33 @@ export function inspectIsolation(bwrapPath?: string): IsolationReport {
     report.bwrap.reason = `bubblewrap at ${path} cannot create a sandbox here: ${why}${hint}`;
   }
   return report;
+}
+
+/**
+ * Probes the machine (blocking; for the CLI). `bwrapPath` is the configured binary (default
+ * /usr/bin/bwrap, else PATH). bwrap is tried for real once (`bwrap --ro-bind / / --unshare-all
+ * true`): the only reliable answer to "can it create namespaces here".
+ */
+export function inspectIsolation(bwrapPath?: string): IsolationReport {
+  const { report, path } = baseReport(bwrapPath);
+  if (!path) return report;
+  const run = (args: string[]): ExecResult => {
+    const result = spawnSync(path, args, { encoding: "utf8", timeout: 10_000 });
+    return { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "", error: result.error };
+  };
+  return finish(report, path, run(["--version"]), run(trialArgs));
+}
+
+/** The same probe without blocking the event loop (the daemon runs it once, at start). */
+export async function inspectIsolationAsync(bwrapPath?: string): Promise<IsolationReport> {
+  const { report, path } = baseReport(bwrapPath);
+  if (!path) return report;
+  const run = (args: string[]): Promise<ExecResult> =>
+    new Promise((done) => {
+      execFile(path, args, { encoding: "utf8", timeout: 10_000 }, (error, stdout, stderr) =>
+        done({ status: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr, error: error ?? undefined }),
+      );
+    });
+  const [version, trial] = await Promise.all([run(["--version"]), run(trialArgs)]);
+  return finish(report, path, version, trial);
 }

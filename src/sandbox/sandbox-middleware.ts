@@ -58,6 +58,8 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
   const config: ResolvedSandboxConfig = isResolved(options.config) ? options.config : resolveSandboxConfig(options.config);
   const sandbox =
     options.sandbox ?? createBwrapSandbox({ ...(config.bwrap ? { bwrap: config.bwrap } : {}), stateDir: join(options.dataDir, "sandbox") });
+  // Probe now, in the background: the first step should not wait for it.
+  sandbox.unavailableReason().catch(() => undefined);
   const warned = new Set<string>();
   return async (context, next) => {
     if (context.step.type !== "shell") return next();
@@ -89,7 +91,7 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
     let prepared: PreparedCommand;
     let launch: StepLaunch | undefined;
     try {
-      const unavailable = mode === "off" ? undefined : sandbox.unavailableReason();
+      const unavailable = mode === "off" ? undefined : await sandbox.unavailableReason();
       if (mode === "off") {
         prepared = prepareDirect(request, "sandbox: off");
       } else if (unavailable !== undefined) {

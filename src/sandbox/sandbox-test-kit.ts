@@ -20,9 +20,9 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
   const audit: RecordedEntry[] = [];
   const warnings: string[] = [];
   const logger = createSilentLogger();
-  logger.warn = ((...args: unknown[]) => {
+  logger.warn = (...args: unknown[]) => {
     warnings.push(String(args.find((arg) => typeof arg === "string") ?? ""));
-  });
+  };
   const middleware = createSandboxMiddleware({ ...options, commandOf: shellCommandOf });
   const chain = composeMiddleware([middleware, createTimeoutMiddleware()], (context) =>
     shellStep.run(context as unknown as StepContext<ShellConfig>),

@@ -56,7 +56,7 @@ export interface PreparedCommand {
 /** The sandbox contract: one implementation per isolation technology (bubblewrap on Linux). */
 export interface Sandbox {
   readonly name: string;
-  /** Undefined when this sandbox can run here, else the exact reason it cannot (bwrap missing, user namespaces disabled…). */
-  unavailableReason(): string | undefined;
+  /** Resolves undefined when this sandbox can run here, else the exact reason it cannot (bwrap missing, user namespaces disabled…). */
+  unavailableReason(): Promise<string | undefined>;
   prepare(request: SandboxRequest): Promise<PreparedCommand>;
 }
