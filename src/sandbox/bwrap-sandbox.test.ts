@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createNetServer, connect, type AddressInfo, type Server as NetServer } from "node:net";
 import { join } from "node:path";
@@ -243,5 +243,24 @@ describe.skipIf(unavailable !== undefined)("network: [hosts] through the egress 
     const runner = createSandboxRunner({ dataDir, config: { mode: "preferred" } });
     const error = await failure(runner.run({ command: "true", network: ["api.example.test"] }));
     expect(error.message).toContain("network: [api.example.test] needs the egress proxy");
+  });
+});
+
+describe.skipIf(unavailable !== undefined || isolation.cgroups.pids === undefined)("cgroups left by a killed daemon", () => {
+  it("are removed at the next start; those of live daemons are left alone", async () => {
+    const parent = isolation.cgroups.pids?.parent ?? "";
+    // A pid that is not running: a daemon killed with -9.
+    const dead = join(parent, `localagent-999999999-run_x-sh-stale`);
+    const live = join(parent, `localagent-1-run_y-sh-live`);
+    mkdirSync(dead);
+    mkdirSync(live);
+    try {
+      const runner = createSandboxRunner({ dataDir, config: { mode: "required" } });
+      expect(await runner.run({ command: "echo ok" })).toEqual({ output: "ok" });
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      for (const path of [dead, live]) if (existsSync(path)) rmdirSync(path);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { StepCgroup } from "./cgroups.js";
+import { removeStaleCgroups, StepCgroup } from "./cgroups.js";
 import { explainFailure } from "./failure-reason.js";
 import { FORWARDER_PORT, FORWARDER_SOURCE, SANDBOX_PROXY_SOCKET } from "./forwarder.js";
 import { inspectIsolationAsync, type IsolationReport } from "./isolation.js";
@@ -68,7 +68,12 @@ const WRAPPER = [
  */
 export function createBwrapSandbox(options: BwrapSandboxOptions): Sandbox {
   let isolation: Promise<IsolationReport> | undefined = options.isolation ? Promise.resolve(options.isolation) : undefined;
-  const probe = (): Promise<IsolationReport> => (isolation ??= inspectIsolationAsync(options.bwrap));
+  const probe = (): Promise<IsolationReport> =>
+    (isolation ??= inspectIsolationAsync(options.bwrap).then(async (report) => {
+      // Once per daemon: cgroups a killed daemon left behind go before new ones are made.
+      await removeStaleCgroups(report.cgroups);
+      return report;
+    }));
   let seccompFile: string | undefined;
   let forwarderFile: string | undefined;
   const stateFile = (name: string, contents: Buffer | string): string => {

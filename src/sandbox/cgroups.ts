@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { errorMessage } from "../errors/index.js";
 
@@ -159,6 +159,11 @@ export class StepCgroup {
     return path;
   }
 
+  /** Takes over an existing cgroup directory (stale ones, for removal). */
+  adopt(controller: CgroupController, path: string): void {
+    this.directories.push({ controller, path });
+  }
+
   get memoryLimited(): boolean {
     return this.directories.some((entry) => entry.controller.controller === "memory");
   }
@@ -235,5 +240,40 @@ function counter(file: string, key: string): number {
     return line ? Number(line.split(" ")[1]) || 0 : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Removes per-step cgroups left by a daemon that died (kill -9, power loss): named
+ * `localagent-<pid>-…` with that pid gone. Their processes died with the sandbox
+ * (`--die-with-parent`); anything still inside is killed first. Returns the paths removed.
+ */
+export async function removeStaleCgroups(support: CgroupSupport): Promise<string[]> {
+  const removed: string[] = [];
+  for (const controller of [support.memory, support.pids]) {
+    if (!controller) continue;
+    let entries: string[];
+    try {
+      entries = readdirSync(controller.parent);
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const owner = /^localagent-(\d+)-/.exec(entry)?.[1];
+      if (owner === undefined || Number(owner) === process.pid || alive(Number(owner))) continue;
+      const group = new StepCgroup();
+      group.adopt(controller, join(controller.parent, entry));
+      if ((await group.remove()).length === 0) removed.push(join(controller.parent, entry));
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
