@@ -58,8 +58,9 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
   const config: ResolvedSandboxConfig = isResolved(options.config) ? options.config : resolveSandboxConfig(options.config);
   const sandbox =
     options.sandbox ?? createBwrapSandbox({ ...(config.bwrap ? { bwrap: config.bwrap } : {}), stateDir: join(options.dataDir, "sandbox") });
-  // Probe now, in the background: the first step should not wait for it.
-  sandbox.unavailableReason().catch(() => undefined);
+  // Probe now, in the background, so the first step does not wait for it (unless sandboxing is
+  // off by default: then only a step asking for it pays).
+  if (config.mode !== "off") sandbox.unavailableReason().catch(() => undefined);
   const warned = new Set<string>();
   return async (context, next) => {
     if (context.step.type !== "shell") return next();
