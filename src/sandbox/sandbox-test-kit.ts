@@ -30,7 +30,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
   let counter = 0;
   const run = (
     config: ShellConfig & Record<string, unknown>,
-    extra: { timeoutMs?: number; workflow?: string } = {},
+    extra: { timeoutMs?: number; workflow?: string; scope?: Record<string, unknown> } = {},
   ): Promise<StepResult> => {
     counter += 1;
     const step: StepDefinition = {
@@ -65,7 +65,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
       interrupted: false,
       config: config,
       env: {},
-      scope: {},
+      scope: extra.scope ?? {},
       signal: controller.signal,
       abort: (reason) => controller.abort(reason),
       services: {
