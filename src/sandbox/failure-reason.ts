@@ -54,7 +54,7 @@ export function explainFailure(exit: SandboxExit, facts: FailureFacts): string |
   }
   if (limits.openFiles !== undefined && /Too many open files/i.test(stderr))
     return `open files limit of ${limits.openFiles} reached (RLIMIT_NOFILE)`;
-  if (limits.memoryBytes !== undefined && /Cannot allocate memory|out of memory|std::bad_alloc|MemoryError/i.test(stderr)) {
+  if (limits.memoryBytes !== undefined && /cannot allocate|out of memory|std::bad_alloc|MemoryError/i.test(stderr)) {
     return `memory limit of ${formatBytes(limits.memoryBytes)} reached`;
   }
   if (/No such file or directory/.test(stderr) && /: (\/(home|root|mnt|media|srv|var|opt)\/)/.test(stderr)) {

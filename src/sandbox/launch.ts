@@ -3,7 +3,8 @@ import type { PreparedCommand } from "./types.js";
 /** The prepared command of one step attempt, and how it ended (filled in by the runner). */
 export interface StepLaunch {
   prepared: PreparedCommand;
-  exit?: { code: number | null; signal: NodeJS.Signals | null; reason: string | undefined };
+  /** How the process ended; `reason` is the sandbox's explanation (none when the step was aborted: timeout, cancel). */
+  exit?: { code: number | null; signal: NodeJS.Signals | null; reason: string | undefined; stderr: string; aborted: boolean };
 }
 
 const launches = new WeakMap<object, StepLaunch>();

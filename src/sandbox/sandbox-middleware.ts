@@ -145,19 +145,21 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
       record(context, command, prepared.profile, { exitCode: launch.exit?.code ?? 0 });
       return result;
     } catch (error) {
-      const reason = launch.exit
-        ? launch.exit.reason
-        : prepared.sandboxed
-          ? prepared.explain({ code: null, signal: null, stderr: "" })
-          : undefined;
+      const exit = launch.exit;
+      // An aborted step (timeout, cancel) has no exit of its own to explain; what it printed and
+      // the cgroup counters may still say which limit held it (a fork bomb at pids.max).
+      const reason =
+        exit?.reason ??
+        (prepared.sandboxed && (!exit || exit.aborted)
+          ? prepared.explain({ code: null, signal: null, stderr: exit?.stderr ?? "" })
+          : undefined);
       record(context, command, prepared.profile, {
-        exitCode: launch.exit?.code ?? null,
-        ...(launch.exit?.signal ? { signal: launch.exit.signal } : {}),
+        exitCode: exit?.code ?? null,
+        ...(exit?.signal ? { signal: exit.signal } : {}),
         ...(reason ? { reason } : {}),
         error: errorMessage(error),
       });
-      // A timeout or cancel hides the exit; a limit hit before it (fork bomb held at pids.max) is still worth saying.
-      if (!launch.exit && reason && error instanceof LocalAgentError) {
+      if (reason && exit?.reason === undefined && error instanceof LocalAgentError) {
         throw new LocalAgentError(error.code, `${error.message} (sandbox: ${reason})`, {
           cause: error,
           retryable: error.retryable,

@@ -105,7 +105,7 @@ function spawnShell(context: StepContext<ShellConfig>, launch: StepLaunch | unde
       const err = stderr.text();
       const failed = code !== 0 && !(code === 1 && !config.strict_exit && out === "" && err.trim() === "");
       const reason = failed && !signal.aborted ? prepared?.explain({ code, signal: killedBy, stderr: err }) : undefined;
-      if (launch && !signal.aborted) launch.exit = { code, signal: killedBy, reason };
+      if (launch) launch.exit = { code, signal: killedBy, reason, stderr: err, aborted: signal.aborted };
       if (signal.aborted) return reject(signal.reason);
       if (!failed) return resolve({ output: code === 0 ? out : "" });
       const status = code === null ? `killed by ${killedBy}` : `exit status ${code}`;
