@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inspectIsolation } from "../../src/sandbox/index.js";
-import { callApi, makeTempDir, runCli, startDaemon, writeConfigDir, type DaemonProcess, type Json } from "../helpers/index.js";
+import { findExecutable, inspectIsolation } from "../../src/sandbox/index.js";
+import { callApi, CLI, makeTempDir, runCli, startDaemon, writeConfigDir, type DaemonProcess, type Json } from "../helpers/index.js";
 
 const isolation = inspectIsolation();
 const unavailable = isolation.bwrap.usable ? undefined : isolation.bwrap.reason;
@@ -111,5 +112,59 @@ describe("sandbox: required where bubblewrap is missing, through the daemon", ()
       `needs a sandbox (sandbox: required), but none is possible here: bubblewrap not found at ${join(temp.dir, "no-bwrap")}`,
     );
     expect(existsSync(marker)).toBe(false);
+  });
+});
+
+// Most people run the daemon as themselves, not root: then bubblewrap needs user namespaces, the
+// cgroups are usually not writable and the limits fall back to rlimits.
+const setpriv = findExecutable("setpriv");
+const asNobody = process.getuid?.() === 0 && setpriv !== undefined && isolation.bwrap.usable;
+
+describe.skipIf(!asNobody)("as an unprivileged user (rlimit fallbacks)", () => {
+  const temp = makeTempDir("localagent-sandbox-user-");
+  afterAll(() => temp.cleanup());
+
+  it("contains a fork bomb with RLIMIT_NPROC and a memory bomb with RLIMIT_AS, and says so", async () => {
+    const configDir = join(temp.dir, "config");
+    const dataDir = join(temp.dir, "data");
+    writeConfigDir(configDir, {
+      config: "sandbox:\n  mode: required\n",
+      workflows: {
+        "bombs.yaml": workflow("bombs", [
+          shell("whoami", "id -u; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"),
+          shell("fork", "bomb() { bomb | bomb; }; bomb", ["limits: { processes: 16 }", "timeout: 3s", "on_failure: continue"]),
+          shell("memory", "x=$(head -c 300000000 /dev/zero | tr '\\0' x)", ["limits: { memory: 64m }", "on_failure: continue"]),
+        ]),
+      },
+    });
+    mkdirSync(dataDir);
+    chmodSync(temp.dir, 0o755);
+    chownSync(dataDir, 65534, 65534);
+    const result = spawnSync(
+      setpriv ?? "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        CLI,
+        "run",
+        join(configDir, "workflows", "bombs.yaml"),
+        "--json",
+        "--config",
+        configDir,
+        "--data-dir",
+        dataDir,
+      ],
+      { encoding: "utf8", env: { PATH: process.env.PATH, HOME: dataDir }, timeout: 60_000 },
+    );
+    const run = JSON.parse(result.stdout);
+    const steps = Object.fromEntries((run.steps as Json[]).map((step) => [step.path, step]));
+    expect(steps.whoami.output).toBe("65534\nNoNewPrivs:\t1\nSeccomp:\t2");
+    expect(JSON.stringify(steps.fork.error)).toContain("RLIMIT_NPROC reached (process limit 16)");
+    expect(JSON.stringify(steps.memory.error)).toContain("memory limit of 64m reached");
+    const audit = readFileSync(join(dataDir, "audit.log"), "utf8");
+    expect(audit).toContain("pids=16(rlimit-nproc)");
+    expect(audit).toContain("mem=64m(rlimit-as)");
   });
 });
