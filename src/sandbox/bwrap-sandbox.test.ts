@@ -239,6 +239,18 @@ describe.skipIf(unavailable !== undefined)("network: [hosts] through the egress 
     expect(direct.message).toMatch(/Connection refused|Network is unreachable/);
   });
 
+  it("uses the proxy the egress middleware opened for the step (LOCALAGENT_EGRESS_SOCKET)", async () => {
+    const runner = createSandboxRunner({ dataDir, config: { mode: "required" } });
+    const command = [
+      "proxy=${HTTPS_PROXY#http://}; exec 3<>/dev/tcp/${proxy%:*}/${proxy##*:}",
+      "printf 'CONNECT api.example.test:443 HTTP/1.1\\r\\n\\r\\n' >&3",
+      'read -r status <&3; echo "$status $LOCALAGENT_EGRESS_SOCKET"',
+    ].join("; ");
+    const egressEnv = { HTTPS_PROXY: "http://127.0.0.1:1", LOCALAGENT_EGRESS_SOCKET: socketPath };
+    const output = String((await runner.run({ command, network: ["api.example.test"] }, { env: egressEnv })).output);
+    expect(output).toMatch(/^HTTP\/1\.1 200 Connection established\r? \/run\/localagent\/egress\.sock$/);
+  });
+
   it("without an egress proxy, a host list is refused rather than opened up", async () => {
     const runner = createSandboxRunner({ dataDir, config: { mode: "preferred" } });
     const error = await failure(runner.run({ command: "true", network: ["api.example.test"] }));

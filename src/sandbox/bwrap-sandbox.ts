@@ -120,7 +120,17 @@ export function createBwrapSandbox(options: BwrapSandboxOptions): Sandbox {
         };
         if (request.network.mode === "proxy") {
           const proxy = `http://127.0.0.1:${FORWARDER_PORT}`;
-          Object.assign(env, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "", no_proxy: "" });
+          Object.assign(env, {
+            HTTP_PROXY: proxy,
+            HTTPS_PROXY: proxy,
+            ALL_PROXY: proxy,
+            http_proxy: proxy,
+            https_proxy: proxy,
+            all_proxy: proxy,
+            NO_PROXY: "",
+            no_proxy: "",
+            LOCALAGENT_EGRESS_SOCKET: SANDBOX_PROXY_SOCKET,
+          });
         }
         let cleaned = false;
         const prepared: PreparedCommand = {

@@ -70,9 +70,11 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
     const where = `step "${context.path}" of workflow "${context.workflow.name}"`;
     const workspace = workspaceFor(options.dataDir, context.workflow.name);
     mkdirSync(workspace, { recursive: true });
-    const hosts = Array.isArray(fields.network) ? fields.network : undefined;
+    // `network:` may be a field of every step (the egress component's) or of the shell step.
+    const stepNetwork = (context.step as { network?: boolean | string[] }).network ?? fields.network;
+    const hosts = Array.isArray(stepNetwork) ? stepNetwork : undefined;
     let route: EgressRoute | undefined;
-    let network: SandboxNetwork = fields.network === true ? { mode: "full" } : { mode: "none" };
+    let network: SandboxNetwork = stepNetwork === true ? { mode: "full" } : { mode: "none" };
     const request: SandboxRequest = {
       argv: [fields.shell ?? DEFAULT_SHELL, "-c", command],
       cwd: fields.cwd ?? workspace,
@@ -116,7 +118,11 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
         }
         prepared = prepareDirect(request, unavailable);
       } else {
-        if (hosts) {
+        // The egress middleware, running outside this one, may already have opened the step's proxy.
+        const opened = context.env.LOCALAGENT_EGRESS_SOCKET;
+        if (hosts && !options.egress && opened) {
+          network = { mode: "proxy", proxySocket: opened, hosts };
+        } else if (hosts) {
           if (!options.egress) {
             throw new LocalAgentError(
               "sandbox_unavailable",

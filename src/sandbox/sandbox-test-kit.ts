@@ -30,7 +30,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
   let counter = 0;
   const run = (
     config: ShellConfig & Record<string, unknown>,
-    extra: { timeoutMs?: number; workflow?: string; scope?: Record<string, unknown> } = {},
+    extra: { timeoutMs?: number; workflow?: string; scope?: Record<string, unknown>; env?: Record<string, string> } = {},
   ): Promise<StepResult> => {
     counter += 1;
     const step: StepDefinition = {
@@ -64,7 +64,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
       attempt: 1,
       interrupted: false,
       config: config,
-      env: {},
+      env: extra.env ?? {},
       scope: extra.scope ?? {},
       signal: controller.signal,
       abort: (reason) => controller.abort(reason),
