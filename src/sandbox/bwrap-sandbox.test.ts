@@ -73,6 +73,24 @@ describe.skipIf(unavailable !== undefined)("bubblewrap sandbox, for real", () =>
     expect(existsSync("/etc/evil") || existsSync("/evil") || existsSync(join(dataDir, "evil")) || existsSync("/tmp/evil")).toBe(false);
   });
 
+  it("sees configured read_only and writable paths (missing ones are left out), /var/log by default", async () => {
+    const logs = join(temp.dir, "logs");
+    const backups = join(temp.dir, "backups");
+    mkdirSync(logs);
+    mkdirSync(backups);
+    writeFileSync(join(logs, "app.log"), "ERROR disk full\n");
+    const configured = createSandboxRunner({
+      dataDir,
+      config: { mode: "required", read_only: [logs, join(temp.dir, "missing")], writable: [backups] },
+    });
+    expect(await configured.run({ command: `grep -i error ${logs}/app.log > ${backups}/found.txt && cat ${backups}/found.txt` })).toEqual({
+      output: "ERROR disk full",
+    });
+    expect(readFileSync(join(backups, "found.txt"), "utf8")).toBe("ERROR disk full\n");
+    expect((await failure(configured.run({ command: `echo x >> ${logs}/app.log` }))).message).toContain("Read-only file system");
+    expect(await run({ command: "test -d /var/log && echo visible" })).toBe(existsSync("/var/log") ? "visible" : "");
+  });
+
   it("cannot read the user's ~/.ssh (HOME is not the user's; the real one is not mounted)", async () => {
     const home = join(temp.dir, "home");
     mkdirSync(join(home, ".ssh"), { recursive: true });

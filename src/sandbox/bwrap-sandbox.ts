@@ -196,8 +196,9 @@ function bwrapArgs(request: SandboxRequest, seccomp: boolean, forwarderFile: str
     args.push("--ro-bind", forwarderFile, "/run/localagent/egress-forwarder.mjs");
     if (request.network.mode === "proxy") args.push("--bind", request.network.proxySocket, SANDBOX_PROXY_SOCKET);
   }
-  for (const path of request.readOnlyPaths ?? []) args.push("--ro-bind", path, path);
-  for (const path of request.writablePaths ?? []) args.push("--bind", path, path);
+  // Configured paths that do not exist (yet) are left out rather than failing every step.
+  for (const path of request.readOnlyPaths ?? []) args.push("--ro-bind-try", path, path);
+  for (const path of request.writablePaths ?? []) args.push("--bind-try", path, path);
   args.push("--bind", request.workspace, request.workspace, "--chdir", request.cwd, "--remount-ro", "/");
   if (seccomp) args.push("--seccomp", "3");
   args.push("--");

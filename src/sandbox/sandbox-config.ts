@@ -28,7 +28,7 @@ export const sandboxConfigSchema = z
     limits: limitsSchema
       .optional()
       .describe("Default limits for sandboxed steps (default memory 1g, processes 256, open_files 1024, file_size 1g)"),
-    read_only: z.array(z.string()).optional().describe("Host paths every sandboxed step may read (e.g. /var/log)"),
+    read_only: z.array(z.string()).optional().describe("Host paths every sandboxed step may read (default [/var/log]; [] for none)"),
     writable: z.array(z.string()).optional().describe("Host paths every sandboxed step may write besides its workspace (e.g. /backups)"),
   })
   .strict();
@@ -48,6 +48,9 @@ export const sandboxStepShape = {
 /** Defaults applied where neither the step nor config.yaml sets a limit. */
 export const DEFAULT_LIMITS: LimitsInput = { memory: "1g", processes: 256, open_files: 1024, file_size: "1g" };
 
+/** Visible read-only unless `sandbox.read_only` says otherwise: logs are what agents read most (the seed's log monitor). */
+export const DEFAULT_READ_ONLY = ["/var/log"];
+
 /** The resolved `sandbox:` section. */
 export interface ResolvedSandboxConfig {
   mode: SandboxMode;
@@ -64,7 +67,7 @@ export function resolveSandboxConfig(raw: unknown): ResolvedSandboxConfig {
     mode: parsed.mode ?? "preferred",
     bwrap: parsed.bwrap,
     limits: { ...DEFAULT_LIMITS, ...parsed.limits },
-    readOnly: parsed.read_only ?? [],
+    readOnly: parsed.read_only ?? DEFAULT_READ_ONLY,
     writable: parsed.writable ?? [],
   };
 }
