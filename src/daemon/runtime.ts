@@ -12,6 +12,8 @@ import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
 import { setAiToolLoop } from "../steps/index.js";
+import { createSandboxMiddleware } from "../sandbox/index.js";
+import { shellCommandOf } from "../steps/shell/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 
 export interface RuntimeOptions {
@@ -91,7 +93,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     store,
     registry,
     // The command policy wraps every step, outermost, so nothing runs a shell command it has not checked.
-    middleware: [createPolicyMiddleware({ config: config.extensions.policy }), ...(options.middleware ?? [])],
+    middleware: [
+      createPolicyMiddleware({ config: config.extensions.policy }),
+      // Inside the policy: the sandbox wraps the command the policy allowed, never another one.
+      createSandboxMiddleware({ config: config.extensions.sandbox, dataDir: config.dataDir, commandOf: shellCommandOf }),
+      ...(options.middleware ?? []),
+    ],
     services: {
       clock,
       logger,
