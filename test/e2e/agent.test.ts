@@ -58,6 +58,7 @@ describe("localagent run: an ai step with tools", () => {
         ],
       },
       { toolCalls: [{ name: "write_file", arguments: { path: "sum.txt", content: "42" } }] },
+      { toolCalls: [{ name: "shell", arguments: { command: "cat sum.txt" } }] },
       { text: "noted 42" },
     );
     const result = await runCli(["run", join(configDir, "workflows", "helper.yaml"), "--json", ...common], { timeoutMs: 60_000 });
@@ -71,7 +72,10 @@ describe("localagent run: an ai step with tools", () => {
     expect(results[1]).toBe("from-shell");
     expect(results[2]).toMatch(/^error: .*command denied by policy \(rule [a-z.-]+\)/);
     expect(results[3]).toMatch(/^error: path "\.\.\/escape\.txt" refused: it is outside the allowed folders/);
-    expect(readFileSync(join(dataDir, "workspace", "sum.txt"), "utf8")).toBe("42");
+    // write_file writes where the workflow's (sandboxed) shell steps run: the shell reads it back.
+    expect(readFileSync(join(dataDir, "workspaces", "helper", "sum.txt"), "utf8")).toBe("42");
+    const fourth = server.requests[3]?.body as Json;
+    expect((fourth.messages as Json[]).filter((message) => message.role === "tool").at(-1)?.content).toBe("42");
 
     const verify = await runCli(["audit", "verify", ...common]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
@@ -84,8 +88,8 @@ describe("localagent run: an ai step with tools", () => {
       .filter((entry) => entry.type === "tool-call")
       .map((entry) => `${entry.details.tool}:${entry.details.outcome}`)
       .sort();
-    expect(toolCalls).toEqual(["calc__add:ok", "shell:error", "shell:ok", "write_file:error", "write_file:ok"]);
-    expect(entries.filter((entry) => entry.type === "model-call")).toHaveLength(3);
+    expect(toolCalls).toEqual(["calc__add:ok", "shell:error", "shell:ok", "shell:ok", "write_file:error", "write_file:ok"]);
+    expect(entries.filter((entry) => entry.type === "model-call")).toHaveLength(4);
   });
 
   it("validate names the field of a broken mcp: section", async () => {
