@@ -5,6 +5,7 @@ import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry }
 import type { Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import { Engine, type StepMiddleware, type StepRegistry } from "../engine/index.js";
+import { createEgressControl } from "../egress/index.js";
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
@@ -73,11 +74,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const log = audit;
     unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
   }
+  // network: [hosts] steps: a per-step egress proxy (started on first use), closed with the runtime.
+  const egress = createEgressControl({ socketDir: join(config.dataDir, "egress") });
   const engine = new Engine({
     store,
     registry,
     // The command policy wraps every step, outermost, so nothing runs a shell command it has not checked.
-    middleware: [createPolicyMiddleware({ config: config.extensions.policy }), ...(options.middleware ?? [])],
+    middleware: [createPolicyMiddleware({ config: config.extensions.policy }), egress.middleware, ...(options.middleware ?? [])],
     services: {
       clock,
       logger,
@@ -97,6 +100,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     close: () => {
       unsubscribeApprovals();
       unsubscribe();
+      void egress.close();
       audit?.close();
     },
   };
