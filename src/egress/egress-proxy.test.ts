@@ -212,7 +212,7 @@ describe("egress proxy", () => {
           path: "/",
           createConnection: () =>
             tlsConnect({
-              socket: tunnel.socket as Socket,
+              socket: tunnel.socket,
               servername: "a.example.test",
               ca: readFileSync(cert),
             }),

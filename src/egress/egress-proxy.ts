@@ -84,12 +84,11 @@ export function startEgressProxy(options: EgressProxyOptions): EgressProxy {
       const allowList = new HostAllowList(hosts);
       mkdirSync(socketDir, { recursive: true, mode: 0o700 });
       const step = await listenForStep(allowList, context, options, socketDir);
-      const close = step.close;
       const tracked: EgressStepProxy = {
         ...step,
         close: async () => {
           steps.delete(tracked);
-          await close();
+          await step.close();
         },
       };
       steps.add(tracked);
