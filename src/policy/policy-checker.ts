@@ -1,3 +1,4 @@
+import { fork, type Serializable } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -19,25 +20,29 @@ export interface WorkerPolicyCheckerOptions {
   idleMs?: number;
   /** The worker script (default: policy-worker.js beside this module). */
   workerUrl?: URL;
+  /** Run it in a worker thread instead of a child process (its memory is then part of the daemon's). */
+  thread?: boolean;
 }
 
 /** How long the parser stays loaded after the last check. */
 export const DEFAULT_POLICY_IDLE_MS = 15_000;
 
 /**
- * The command policy in a worker thread that is terminated when idle. The bash grammar is
- * WebAssembly (web-tree-sitter): once loaded in the main thread, its compiled code and linear
- * memory stay for the life of the process (~17 MB of idle RSS after a single shell step); a
- * terminated worker's isolate gives all of it back. A start costs ~0.1–0.2 s, paid by the first
- * shell step after a quiet period. Where the worker script is missing (running from the
- * TypeScript sources), the policy runs in-process instead.
+ * The command policy in a child process that is ended when idle. The bash grammar is
+ * WebAssembly (web-tree-sitter): once loaded in the daemon, its compiled code and linear memory
+ * stay for the life of the process (20–70 MB of idle RSS after a single shell step, measured in
+ * docs/benchmarks.md); an ended child gives all of it back. A start costs ~0.1–0.3 s, paid by the
+ * first shell step after a quiet period; a check costs one IPC round trip. Where the worker
+ * script is missing (running from the TypeScript sources), the policy runs in-process instead.
  */
 export function createWorkerPolicyChecker(options: WorkerPolicyCheckerOptions = {}): PolicyChecker {
   const workerUrl = options.workerUrl ?? new URL("./policy-worker.js", import.meta.url);
-  if (!existsSync(fileURLToPath(workerUrl))) return createInProcessChecker(() => createCommandPolicy({ config: options.config }));
+  // LOCALAGENT_POLICY_WORKER=off keeps the parser in the main thread (measurements, diagnosis).
+  if (process.env.LOCALAGENT_POLICY_WORKER === "off" || !existsSync(fileURLToPath(workerUrl)))
+    return createInProcessChecker(() => createCommandPolicy({ config: options.config }));
   const idleMs = options.idleMs ?? DEFAULT_POLICY_IDLE_MS;
-  let worker: Worker | undefined;
-  let ready: Promise<Worker> | undefined;
+  let worker: PolicyProcess | undefined;
+  let ready: Promise<PolicyProcess> | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
   let nextId = 1;
   const pending = new Map<number, { resolve: (check: PolicyCheck) => void; reject: (error: Error) => void }>();
@@ -52,7 +57,7 @@ export function createWorkerPolicyChecker(options: WorkerPolicyCheckerOptions = 
     const current = worker;
     worker = undefined;
     ready = undefined;
-    if (current) await current.terminate();
+    if (current) await current.stop();
   };
   const armIdle = (): void => {
     if (idleTimer) clearTimeout(idleTimer);
@@ -62,30 +67,26 @@ export function createWorkerPolicyChecker(options: WorkerPolicyCheckerOptions = 
     }, idleMs);
     idleTimer.unref();
   };
-  const start = (): Promise<Worker> => {
-    ready ??= new Promise<Worker>((resolve, reject) => {
-      const created = new Worker(workerUrl, { workerData: { config: options.config } });
-      created.unref();
+  const start = (): Promise<PolicyProcess> => {
+    ready ??= new Promise<PolicyProcess>((resolve, reject) => {
+      const created = spawnPolicyProcess(workerUrl, options.config, options.thread === true);
       worker = created;
-      created.on("message", (message: { ready?: boolean; id?: number; check?: PolicyCheck; error?: string }) => {
+      created.onMessage((message) => {
         if (message.ready) return resolve(created);
         const waiter = message.id === undefined ? undefined : pending.get(message.id);
         if (!waiter || message.id === undefined) return;
         pending.delete(message.id);
+        if (pending.size === 0) created.hold(false);
         if (message.check) waiter.resolve(message.check);
         else waiter.reject(new LocalAgentError("unavailable", `command policy: ${message.error ?? "no answer"}`));
       });
-      const gone = (error: Error): void => {
+      created.onGone((error) => {
         if (worker !== created) return;
         worker = undefined;
         ready = undefined;
         reject(error);
         failAll(error);
-      };
-      created.on("error", (error) =>
-        gone(new LocalAgentError("unavailable", `command policy worker failed: ${error.message}`, { cause: error })),
-      );
-      created.on("exit", (code) => gone(new LocalAgentError("unavailable", `command policy worker exited (code ${code})`)));
+      });
     });
     return ready;
   };
@@ -95,7 +96,8 @@ export function createWorkerPolicyChecker(options: WorkerPolicyCheckerOptions = 
       const current = await start();
       const id = nextId++;
       const answer = new Promise<PolicyCheck>((resolve, reject) => pending.set(id, { resolve, reject }));
-      current.postMessage({ id, command });
+      current.hold(true);
+      current.send({ id, command });
       armIdle();
       return answer;
     },
@@ -120,5 +122,68 @@ export function createInProcessChecker(policy: CommandPolicy | Promise<CommandPo
       return loaded !== undefined;
     },
     close: () => Promise.resolve(),
+  };
+}
+
+type PolicyMessage = { ready?: boolean; id?: number; check?: PolicyCheck; error?: string };
+
+/** The policy's process or thread, seen through one interface. */
+interface PolicyProcess {
+  onMessage(listener: (message: PolicyMessage) => void): void;
+  /** It failed or exited. */
+  onGone(listener: (error: Error) => void): void;
+  send(message: unknown): void;
+  /** Keep the daemon's event loop alive while an answer is awaited (and only then). */
+  hold(waiting: boolean): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A child process by default: when it ends, every page it used is gone, where a worker thread
+ * leaves its malloc arena and touched code pages in the daemon's RSS. Neither keeps the daemon
+ * alive; the child exits when its IPC channel closes (the daemon died).
+ */
+function spawnPolicyProcess(workerUrl: URL, config: unknown, thread: boolean): PolicyProcess {
+  const failed = (error: Error): Error =>
+    new LocalAgentError("unavailable", `command policy worker failed: ${error.message}`, { cause: error });
+  const exited = (code: number | null): Error => new LocalAgentError("unavailable", `command policy worker exited (code ${String(code)})`);
+  if (thread) {
+    const worker = new Worker(workerUrl, { workerData: { config } });
+    worker.unref();
+    return {
+      onMessage: (listener) => void worker.on("message", listener),
+      onGone: (listener) => {
+        worker.on("error", (error) => listener(failed(error)));
+        worker.on("exit", (code) => listener(exited(code)));
+      },
+      send: (message) => worker.postMessage(message),
+      hold: (waiting) => (waiting ? worker.ref() : worker.unref()),
+      stop: async () => {
+        await worker.terminate();
+      },
+    };
+  }
+  const child = fork(fileURLToPath(workerUrl), [], {
+    serialization: "advanced",
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [],
+    env: { ...process.env, LOCALAGENT_POLICY_CONFIG: JSON.stringify(config ?? null) },
+  });
+  child.unref();
+  child.channel?.unref();
+  return {
+    onMessage: (listener) => void child.on("message", listener),
+    onGone: (listener) => {
+      child.on("error", (error) => listener(failed(error)));
+      child.on("exit", (code) => listener(exited(code)));
+    },
+    send: (message) => void child.send(message as Serializable),
+    hold: (waiting) => (waiting ? child.channel?.ref() : child.channel?.unref()),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await gone;
+    },
   };
 }

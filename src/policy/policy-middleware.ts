@@ -29,7 +29,7 @@ export interface PolicyMiddlewareOptions {
    * answers with `localagent approvals approve ID`), or, where there are none, a deny.
    */
   approvalGate?: ApprovalGate;
-  /** Without `policy`: how long the parser's worker thread stays up after the last check (default 15 s). */
+  /** Without `policy`: how long the parser's child process stays up after the last check (default 15 s). */
   idleMs?: number;
   /** Sees every decision, allow included (besides the audit entry written through the step services). */
   onDecision?: (decision: PolicyDecisionRecord) => void;
@@ -54,7 +54,7 @@ const noApprovals: ApprovalGate = async () => "deny";
  */
 export function createPolicyMiddleware(options: PolicyMiddlewareOptions = {}): StepMiddleware {
   if (options.policy === undefined) compileUserRules(options.config);
-  // Without a given policy, the parser lives in a worker thread that is ended when idle (its WASM
+  // Without a given policy, the parser lives in a child process that is ended when idle (its WASM
   // memory goes back to the OS); see policy-checker.ts.
   const checker =
     options.policy === undefined
