@@ -71,8 +71,12 @@ export function createWorkerPolicyChecker(options: WorkerPolicyCheckerOptions = 
     ready ??= new Promise<PolicyProcess>((resolve, reject) => {
       const created = spawnPolicyProcess(workerUrl, options.config, options.thread === true);
       worker = created;
+      created.hold(true); // until it is ready: a caller may have nothing else keeping it alive
       created.onMessage((message) => {
-        if (message.ready) return resolve(created);
+        if (message.ready) {
+          if (pending.size === 0) created.hold(false);
+          return resolve(created);
+        }
         const waiter = message.id === undefined ? undefined : pending.get(message.id);
         if (!waiter || message.id === undefined) return;
         pending.delete(message.id);
@@ -182,6 +186,7 @@ function spawnPolicyProcess(workerUrl: URL, config: unknown, thread: boolean): P
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.ref(); // so a caller awaiting stop() is not left with an empty event loop
       child.kill("SIGKILL");
       await gone;
     },
