@@ -274,6 +274,10 @@ async function handleConnect(
     };
     upstream.once("connect", () => {
       connected = true;
+      if (client.destroyed) {
+        finish(); // the client gave up while the name was resolved or the connection made
+        return;
+      }
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);
       client.on("data", (chunk: Buffer) => {
