@@ -1,3 +1,4 @@
+import { modelCallEntry, toolCallEntry } from "../audit/index.js";
 import { errorMessage, LocalAgentError, toError } from "../errors/index.js";
 import type { GenerateResult, ToolCall, Usage } from "../models/types.js";
 import { validateToolArguments } from "./tool-schema.js";
@@ -63,8 +64,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     auditModelCall(options, turn, {
       model,
       durationMs,
-      // "usage", not "…Tokens": the audit log redacts every key that says token.
-      usage: { input: answer.usage.inputTokens, output: answer.usage.outputTokens },
+      usage: answer.usage,
       cached: answer.cached === true,
       finishReason: answer.finishReason,
       toolCalls: answer.toolCalls.map((call) => call.name),
@@ -275,32 +275,64 @@ function auditActor(options: AgentLoopOptions): { workflow?: string; run?: strin
   };
 }
 
-/** The model that served, its provider, tokens and time: never the prompt (it may quote secrets). */
-function auditModelCall(options: AgentLoopOptions, turn: number, details: Record<string, unknown>): void {
-  if (options.auditModelCalls === false) return;
-  options.audit?.record({
-    type: "model-call",
-    actor: auditActor(options),
-    details: { turn, provider: options.model.provider, ...details },
+/** The model that served, its provider, tokens and time (the audit's typed entry), plus the turn: never the prompt. */
+function auditModelCall(options: AgentLoopOptions, turn: number, call: ModelCallAudit): void {
+  if (options.auditModelCalls === false || !options.audit) return;
+  const entry = modelCallEntry(
+    {
+      model: call.model,
+      provider: options.model.provider,
+      durationMs: call.durationMs,
+      status: call.error === undefined ? "ok" : "error",
+      ...(call.usage ? { inputTokens: call.usage.inputTokens, outputTokens: call.usage.outputTokens } : {}),
+      ...(call.cached === undefined ? {} : { cached: call.cached }),
+      ...(call.error === undefined ? {} : { error: call.error }),
+    },
+    auditActor(options),
+  );
+  options.audit.record({
+    ...entry,
+    details: {
+      ...entry.details,
+      turn,
+      ...(call.finishReason ? { finishReason: call.finishReason } : {}),
+      ...(call.toolCalls ? { toolCalls: call.toolCalls } : {}),
+    },
   });
 }
 
-/** The tool, its arguments (the audit log redacts known secrets), the policy decision and the outcome. */
+interface ModelCallAudit {
+  model: string;
+  durationMs: number;
+  usage?: Usage;
+  cached?: boolean;
+  finishReason?: string;
+  toolCalls?: string[];
+  error?: string;
+}
+
+/**
+ * The tool, a summary of its arguments (secret-looking keys redacted), the decision and the
+ * status (the audit's typed entry), plus the turn, the call id and an ask's approval. A call the
+ * loop refused before any policy (unknown tool, invalid arguments) is a deny by rule `agent.invalid-call`.
+ */
 function auditToolCall(options: AgentLoopOptions, record: ToolCallRecord): void {
-  options.audit?.record({
-    type: "tool-call",
-    actor: auditActor(options),
-    details: {
-      turn: record.turn,
+  if (!options.audit) return;
+  const ran = record.ok || (record.decision !== "invalid" && record.decision !== "deny" && record.approval !== "deny");
+  const entry = toolCallEntry(
+    {
       tool: record.name,
-      callId: record.id,
       arguments: record.arguments,
-      decision: record.decision,
-      ...(record.rule ? { rule: record.rule } : {}),
-      ...(record.approval ? { approval: record.approval } : {}),
-      outcome: record.ok ? "ok" : "error",
-      ...(record.error ? { error: record.error } : {}),
+      decision: record.decision === "invalid" ? "deny" : record.decision,
+      status: record.ok ? "ok" : ran ? "error" : "denied",
       durationMs: record.durationMs,
+      ...(record.decision === "invalid" ? { rule: "agent.invalid-call" } : record.rule ? { rule: record.rule } : {}),
+      ...(record.error ? { error: record.error } : {}),
     },
+    auditActor(options),
+  );
+  options.audit.record({
+    ...entry,
+    details: { ...entry.details, turn: record.turn, callId: record.id, ...(record.approval ? { approval: record.approval } : {}) },
   });
 }

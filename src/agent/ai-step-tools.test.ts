@@ -128,7 +128,7 @@ describe("the ai step with tools:", () => {
     });
     expect(entries.find((entry) => entry.type === "tool-call")).toMatchObject({
       actor: { workflow: "helper", run: run.id, step: "think" },
-      details: { tool: "shell", arguments: { command: "echo hello from the shell" }, outcome: "ok" },
+      details: { tool: "shell", arguments: '{"command":"echo hello from the shell"}', decision: "allow", status: "ok" },
     });
     expect(harness.events.filter((event) => event.type === "agent-turn")).toHaveLength(2);
   });
@@ -148,7 +148,7 @@ describe("the ai step with tools:", () => {
     expect(entries.find((entry) => entry.type === "tool-call")?.details).toMatchObject({
       decision: "deny",
       rule: expect.stringMatching(/^[a-z]+\.[a-z-]+$/),
-      outcome: "error",
+      status: "denied",
     });
   });
 
@@ -173,7 +173,7 @@ describe("the ai step with tools:", () => {
       decision: "ask",
       rule: "risky.rm-recursive",
       approval: "approve",
-      outcome: "ok",
+      status: "ok",
     });
     expect(run.outputs).toMatchObject({ tool_calls: [{ name: "shell", ok: true, decision: "ask" }] });
   });
@@ -192,7 +192,7 @@ describe("the ai step with tools:", () => {
     expect(readAuditEntries(harness.auditFile).find((entry) => entry.type === "tool-call")?.details).toMatchObject({
       decision: "ask",
       approval: "deny",
-      outcome: "error",
+      status: "denied",
     });
   });
 

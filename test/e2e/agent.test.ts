@@ -86,9 +86,9 @@ describe("localagent run: an ai step with tools", () => {
     // Calls of one turn run in parallel: their entries are written as they finish.
     const toolCalls = entries
       .filter((entry) => entry.type === "tool-call")
-      .map((entry) => `${entry.details.tool}:${entry.details.outcome}`)
+      .map((entry) => `${entry.details.tool}:${entry.details.status}`)
       .sort();
-    expect(toolCalls).toEqual(["calc__add:ok", "shell:error", "shell:ok", "shell:ok", "write_file:error", "write_file:ok"]);
+    expect(toolCalls).toEqual(["calc__add:ok", "shell:denied", "shell:ok", "shell:ok", "write_file:denied", "write_file:ok"]);
     expect(entries.filter((entry) => entry.type === "model-call")).toHaveLength(4);
   });
 
