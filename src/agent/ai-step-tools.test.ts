@@ -7,6 +7,7 @@ import { ApprovalService } from "../approvals/index.js";
 import { AuditLog, readAuditEntries, verifyAuditLog } from "../audit/index.js";
 import { systemClock } from "../clock/index.js";
 import { Engine, type StepRunner, type WorkflowLauncher } from "../engine/index.js";
+import { createEgressControl } from "../egress/index.js";
 import { EventBus, type LocalAgentEvent } from "../events/index.js";
 import { createSilentLogger } from "../logger/index.js";
 import { Outbox } from "../outbox/index.js";
@@ -29,6 +30,7 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
   const approvals = new ApprovalService({ store, clock: systemClock, events: bus, pollIntervalMs: 20 });
   const outbox = new Outbox({ store, clock: systemClock, events: bus, logger, deliverers: [] });
   const model = new ScriptedModel(script);
+  const egress = createEgressControl({ socketDir: join(temp.dir, "egress") });
   // The ai step's fields, the tools path run on a scripted model (no router in this harness).
   const scriptedAiStep: StepRunner = {
     ...(aiStep as unknown as StepRunner),
@@ -38,7 +40,7 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
   const engine = new Engine({
     store,
     registry,
-    middleware: [createPolicyMiddleware()],
+    middleware: [createPolicyMiddleware(), egress.middleware],
     services: {
       clock: systemClock,
       logger,
@@ -66,6 +68,7 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
     load,
     auditTypes: () => readAuditEntries(auditFile).map((entry) => entry.type),
     cleanup() {
+      void egress.close();
       audit.close();
       store.close();
       temp.cleanup();
@@ -269,6 +272,29 @@ describe("the ai step with tools:", () => {
       const [posted, failed] = toolResultsOf(harness.model.requests[2]);
       expect(JSON.parse(posted ?? "")).toEqual({ status: 200, body: { ok: true } });
       expect(failed).toBe(`error: GET http://127.0.0.1:${receiver.port}/hook answered 503`);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it("gives the tool calls the ai step's network: allow-list (the egress check refuses other hosts)", async () => {
+    const receiver = await new Receiver().start();
+    try {
+      const harness = start([
+        {
+          toolCalls: [
+            { name: "http", arguments: { url: receiver.url } },
+            { name: "http", arguments: { url: `http://localhost:${receiver.port}/hook` } },
+          ],
+        },
+        (request) => ({ text: toolResultsOf(request).join(" | ") }),
+      ]);
+      const run = await harness.engine.start(harness.load(workflowWith("[http]", "    network: [127.0.0.1]")));
+      expect(run.status).toBe("succeeded");
+      const [allowed, refused] = toolResultsOf(harness.model.requests[1]);
+      expect(JSON.parse(allowed ?? "")).toEqual({ status: 200, body: { ok: true } });
+      expect(refused).toMatch(/^error: .*localhost.* (is )?not in the step's network allow-list/);
+      expect(receiver.requests).toHaveLength(1);
     } finally {
       await receiver.stop();
     }

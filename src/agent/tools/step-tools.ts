@@ -43,6 +43,9 @@ export function runAsStep(
     cacheMode: "value",
     config,
     timeoutMs,
+    // The ai step's `network:` is what its tool calls get: an allow-list reaches the egress proxy
+    // (http) and the sandbox (shell); absent, the sandbox's default (no network).
+    ...(context.step.network === undefined ? {} : { network: context.step.network }),
   };
   const scope = { ...context.scope, tool: args, output: null };
   const shardKey = `tool-${execution.turn}-${execution.index}-${hash}`;
