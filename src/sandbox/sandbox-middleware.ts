@@ -138,6 +138,14 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
         prepared = await sandbox.prepare({ ...request, network });
       }
       launch = attachLaunch(context, prepared);
+      context.services.events.emit({
+        type: "step-sandboxed",
+        runId: context.runId,
+        step: context.path,
+        profile: prepared.profile,
+        sandboxed: prepared.sandboxed,
+        at: context.services.clock.now(),
+      });
     } catch (error) {
       await route?.close();
       if (error instanceof LocalAgentError) throw error;
