@@ -5,6 +5,7 @@ import { registerAudit } from "./audit-command.js";
 import { processIo, type Io } from "./context.js";
 import { registerDoctor } from "./doctor-command.js";
 import { registerInit } from "./init-command.js";
+import { registerModels } from "./models-command.js";
 import { registerPairing } from "./pairing-command.js";
 import { registerPolicy } from "./policy-command.js";
 import { registerRun } from "./run-command.js";
@@ -41,6 +42,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerAudit(program, io, setExit);
   registerApprovals(program, io, setExit);
   registerPolicy(program, io, setExit);
+  registerModels(program, io, setExit);
   registerPairing(program, io, setExit);
   registerDoctor(program, io, setExit);
   try {
