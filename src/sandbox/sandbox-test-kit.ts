@@ -31,8 +31,9 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
     shellStep.run(context as unknown as StepContext<ShellConfig>),
   );
   let counter = 0;
+  /** `network` is a field of the step definition (as in a workflow file), the rest the shell step's config. */
   const run = (
-    config: ShellConfig & Record<string, unknown>,
+    { network, ...config }: ShellConfig & { network?: boolean | string[] } & Record<string, unknown>,
     extra: { timeoutMs?: number; workflow?: string; scope?: Record<string, unknown>; env?: Record<string, string> } = {},
   ): Promise<StepResult> => {
     counter += 1;
@@ -45,6 +46,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
       cacheMode: "delta",
       config: {},
       ...(extra.timeoutMs !== undefined ? { timeoutMs: extra.timeoutMs } : {}),
+      ...(network !== undefined ? { network } : {}),
     };
     const workflow: WorkflowDefinition = {
       name: extra.workflow ?? "wf",
