@@ -4,6 +4,7 @@ import { registerApprovals } from "./approvals-command.js";
 import { registerAudit } from "./audit-command.js";
 import { processIo, type Io } from "./context.js";
 import { registerInit } from "./init-command.js";
+import { registerChannels } from "./channels-command.js";
 import { registerPairing } from "./pairing-command.js";
 import { registerPolicy } from "./policy-command.js";
 import { registerRun } from "./run-command.js";
@@ -41,6 +42,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerApprovals(program, io, setExit);
   registerPolicy(program, io, setExit);
   registerPairing(program, io, setExit);
+  registerChannels(program, io, setExit);
   try {
     await program.parseAsync(argv);
   } catch (error) {
