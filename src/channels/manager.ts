@@ -196,6 +196,9 @@ export class ChannelManager {
     const platform = this.entries.get(name)?.platform;
     if (!platform) return [];
     if (platform.chat_id) return [platform.chat_id];
+    // Web chats come and go with their tabs: announce to the ones open now.
+    const channel = this.channel(name);
+    if (channel instanceof WebChatChannel) return channel.connectedChats();
     const chats = new Set<string>();
     for (const entry of this.options.store.listState(CHANNEL_STATE_NAMESPACE)) {
       const [channel, key] = entry.key.split("\u0000");
