@@ -415,14 +415,18 @@ export class ChannelManager {
       return false;
     }
     this.rememberOwnerChat(platform.name, message.chatId);
+    // Buttons and commands act at most once: the inbox entry goes before they run, so a crash in
+    // between does not start a workflow twice (the reply may be lost then).
     if (message.action) {
+      this.inbox.done(key);
       this.action(platform, message, reply);
-      return false;
+      return true;
     }
     const text = message.text.trim();
-    if (text.startsWith("/")) {
+    if (text.startsWith("/") && /^\/[A-Za-z0-9_]+(?:@[\w.-]+)?(?:\s|$)/.test(text)) {
+      this.inbox.done(key);
       const handled = await this.slashCommand(platform, message, text, reply);
-      if (handled) return false;
+      if (handled) return true;
     }
     const history = this.history.get(platform.name, message.chatId);
     let answer: string;
