@@ -53,6 +53,8 @@ const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(do
 export class ModelServer {
   readonly requests: RecordedModelRequest[] = [];
   fallback: ScriptedReply = { text: "ok" };
+  /** Requests whose client went away before the answer was complete (an aborted call). */
+  abandoned = 0;
   private readonly queue: ScriptedReply[] = [];
   private server: Server | undefined;
   port = 0;
@@ -69,6 +71,7 @@ export class ModelServer {
   reset(): void {
     this.queue.length = 0;
     this.requests.length = 0;
+    this.abandoned = 0;
     this.fallback = { text: "ok" };
   }
 
@@ -113,6 +116,9 @@ export class ModelServer {
       return;
     }
     this.requests.push({ method: request.method, path, headers: request.headers, body });
+    response.on("close", () => {
+      if (!response.writableFinished) this.abandoned++;
+    });
     const reply = this.queue.shift() ?? this.fallback;
     if (reply.delayMs) await sleep(reply.delayMs);
     if ("hangUp" in reply) {
