@@ -213,6 +213,18 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
     expect(primary.requests).toHaveLength(3);
   });
 
+  it("lets identical concurrent requests share one model call", async () => {
+    const models = service();
+    primary.fallback = { text: "shared", delayMs: 200 };
+    const answers = await Promise.all([1, 2, 3].map(() => models.generate(ask("same time", { model: "code_gen" }))));
+    expect(answers.map((answer) => answer.text)).toEqual(["shared", "shared", "shared"]);
+    expect(answers.filter((answer) => answer.cached)).toHaveLength(2);
+    expect(primary.requests).toHaveLength(1);
+    // cache: false opts out of sharing too.
+    await Promise.all([1, 2].map(() => models.generate(ask("same time", { model: "code_gen", cache: false }))));
+    expect(primary.requests).toHaveLength(3);
+  });
+
   it("expires cached answers after the TTL and keeps them across a restart through the store", async () => {
     const store = new MemoryStore();
     const models = service(config({ cache: { ttl: "1h" } }), store);
