@@ -264,6 +264,14 @@ export class ModelService {
   }
 
   private audit(record: ModelCallRecord): void {
+    if (record.fellThrough.length > 0 || record.outcome === "error") {
+      this.options.logger?.warn(
+        { target: record.target, model: record.model, outcome: record.outcome, fellThrough: record.fellThrough, error: record.error },
+        record.outcome === "ok"
+          ? `model call for "${record.target}" fell through to ${record.model ?? "?"}`
+          : `model call for "${record.target}" failed`,
+      );
+    }
     const sink = this.options.audit;
     if (!sink) return;
     try {

@@ -18,6 +18,8 @@ export interface ScriptedAnswer {
   chunks?: string[];
   /** Destroy the connection after this many stream chunks (a dropped connection mid-stream). */
   dropAfterChunks?: number;
+  /** Send the protocol's in-stream error event (with this message) after this many chunks. */
+  streamError?: { afterChunks: number; message: string };
 }
 
 /** An HTTP error in the protocol's own error format. */
@@ -140,6 +142,7 @@ export class ModelServer {
       "cache-control": "no-cache",
     });
     let sent = 0;
+    if (reply.streamError) events.splice(reply.streamError.afterChunks, events.length, this.streamErrorEvent(reply.streamError.message));
     for (const event of events) {
       if (reply.dropAfterChunks !== undefined && sent >= reply.dropAfterChunks) {
         request.socket.destroy();
@@ -152,6 +155,14 @@ export class ModelServer {
       if (reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
     }
     response.end();
+  }
+
+  /** An error reported inside a stream that already started, as each API does it. */
+  private streamErrorEvent(message: string): string {
+    if (this.protocol === "ollama") return `${JSON.stringify({ error: message })}\n`;
+    if (this.protocol === "anthropic")
+      return `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "overloaded_error", message } })}\n\n`;
+    return `data: ${JSON.stringify({ error: { message, type: "server_error" } })}\n\n`;
   }
 
   private sendError(response: ServerResponse, reply: ScriptedError): void {
