@@ -283,5 +283,15 @@ describe("models through the daemon", () => {
     const missing = await runCli(["models", "test", "nothing", "--config", offline], { env });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no task type or model named "nothing"');
+
+    // A foreground `localagent run` routes its ai step through the same matrix.
+    const file = join(dir, "ask.yaml");
+    writeFileSync(file, seedAiStep().replace("model: code_gen", "model: general"));
+    llama.reply({ text: "reviewed in the foreground" });
+    const run = await runCli(["run", file, "--json", "--config", offline, "--data-dir", join(dir, "offline-data")], { env });
+    expect(run.code).toBe(0);
+    const record = JSON.parse(run.stdout);
+    expect(JSON.stringify(record)).toContain("reviewed in the foreground");
+    expect(JSON.stringify(record)).toContain('"model":"llama"');
   });
 });
