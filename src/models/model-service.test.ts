@@ -173,6 +173,16 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
     expect((await models.generate(ask("x"))).model).toBe("llama");
   });
 
+  it("sends task types routing does not mention to the --model-path model, or to every model without routing", () => {
+    const models = config().models!;
+    const withDefault = service({ models: { ...models, default: models.llama! }, routing: { code_gen: ["coder"] } });
+    expect(withDefault.router.resolve("translation")).toEqual({ target: "translation", kind: "task", candidates: ["default"] });
+    expect(withDefault.router.resolve("code_gen").candidates).toEqual(["coder"]);
+    const unrouted = service({ models });
+    expect(unrouted.router.resolve("anything").candidates).toEqual(["coder", "llama", "claude"]);
+    expect(unrouted.router.resolve().candidates).toEqual(["coder"]);
+  });
+
   it("streams through the route, falling through before the first part only", async () => {
     const models = service();
     primary.reply({ status: 500 });

@@ -363,10 +363,10 @@ export function resolveIn(table: RoutingTable, target: string | undefined): Reso
   const route = table.routing.get(target);
   if (route) return { target, kind: "task", candidates: [...route] };
   if (table.models.has(target)) return { target, kind: "model", candidates: [target] };
-  // Every configured model serves every task type when routing does not mention it (e.g. --model-path alone).
-  if (table.routing.size === 0 || (table.models.size === 1 && table.models.has("default"))) {
-    return { target, kind: "task", candidates: [...table.models.keys()] };
-  }
+  // Without routing: every model serves every task type, in config order. With routing, a task type it
+  // does not mention goes to the `--model-path` model ("default") when there is one.
+  if (table.routing.size === 0) return { target, kind: "task", candidates: [...table.models.keys()] };
+  if (table.models.has("default")) return { target, kind: "task", candidates: ["default"] };
   throw new LocalAgentError(
     "model_not_found",
     `no task type or model named "${target}" (task types: ${[...table.routing.keys()].join(", ") || "none"}; models: ${[...table.models.keys()].join(", ")})`,
