@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ModelServer } from "../../test/helpers/model-servers.js";
+import type { AuditInput } from "../audit/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { MemoryStore } from "../store/index.js";
 import type { ModelsConfigInput } from "./config-schema.js";
@@ -32,7 +33,7 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
   const backup = new ModelServer("ollama");
   const claude = new ModelServer("anthropic");
   let now = 1_000_000;
-  const audit: Array<{ type: string; actor?: Record<string, unknown>; details?: Record<string, unknown> }> = [];
+  const audit: AuditInput[] = [];
   const services: ModelService[] = [];
 
   beforeAll(async () => {
@@ -87,9 +88,11 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
           target: "code_gen",
           model: "coder",
           provider: "openai",
-          usage: { input: 9, output: 4 },
+          servedBy: "openai/coder",
+          inputTokens: 9,
+          outputTokens: 4,
           cached: false,
-          outcome: "ok",
+          status: "ok",
         }),
       },
     ]);
@@ -103,7 +106,9 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
     expect(result).toMatchObject({ text: "from llama", model: "llama" });
     expect(audit[0]!.details).toMatchObject({
       model: "llama",
-      outcome: "ok",
+      status: "ok",
+      servedBy: "ollama/llama",
+      target: "code_gen",
       fellThrough: [{ model: "coder", error: expect.stringContaining("HTTP 500") }],
     });
   });
@@ -151,7 +156,7 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
     backup.reply({ status: 502 });
     const error = await rejection(models.generate(ask("x", { model: "code_gen" })));
     expect(error.message).toMatch(/no model for "code_gen" could answer \(coder: .*HTTP 500.*; llama: .*HTTP 502/);
-    expect(audit[0]!.details).toMatchObject({ outcome: "error" });
+    expect(audit[0]!.details).toMatchObject({ status: "error" });
   });
 
   it("names a model directly, and reports unknown names and missing config clearly", async () => {
