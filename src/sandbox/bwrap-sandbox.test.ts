@@ -196,7 +196,8 @@ describe("sandbox modes where bubblewrap is missing", () => {
 describe.skipIf(unavailable !== undefined)("network: [hosts] through the egress proxy's unix socket", () => {
   let proxy: NetServer;
   let target: Server;
-  const socketPath = join(temp.dir, "egress.sock");
+  // Where the egress middleware puts its sockets: DATA_DIR/egress.
+  const socketPath = join(dataDir, "egress", "step.sock");
   const connects: string[] = [];
 
   beforeAll(async () => {
@@ -219,6 +220,7 @@ describe.skipIf(unavailable !== undefined)("network: [hosts] through the egress 
         upstream.on("error", () => client.destroy());
       });
     });
+    mkdirSync(join(dataDir, "egress"), { recursive: true });
     await new Promise<void>((done) => proxy.listen(socketPath, done));
   });
   afterAll(() => {
@@ -267,6 +269,18 @@ describe.skipIf(unavailable !== undefined)("network: [hosts] through the egress 
     const egressEnv = { HTTPS_PROXY: "http://127.0.0.1:1", LOCALAGENT_EGRESS_SOCKET: socketPath };
     const output = String((await runner.run({ command, network: ["api.example.test"] }, { env: egressEnv })).output);
     expect(output).toMatch(/^HTTP\/1\.1 200 Connection established\r? \/run\/localagent\/egress\.sock$/);
+    // A socket elsewhere (a workflow's env: naming docker.sock, say) is never bound in.
+    const elsewhere = join(temp.dir, "other.sock");
+    const other = createNetServer();
+    await new Promise<void>((done) => other.listen(elsewhere, done));
+    try {
+      const error = await failure(
+        runner.run({ command: "true", network: ["api.example.test"] }, { env: { LOCALAGENT_EGRESS_SOCKET: elsewhere } }),
+      );
+      expect(error.message).toContain("needs the egress proxy");
+    } finally {
+      other.close();
+    }
   });
 
   it("without an egress proxy, a host list is refused rather than opened up", async () => {
