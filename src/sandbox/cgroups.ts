@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { errorMessage } from "../errors/index.js";
 
 /** One controller we can use: where its per-step cgroups go. */
@@ -63,6 +63,14 @@ function ownCgroups(): Map<string, string> {
   return paths;
 }
 
+function subtreeControl(path: string): string[] {
+  try {
+    return readFileSync(join(path, "cgroup.subtree_control"), "utf8").trim().split(/\s+/);
+  } catch {
+    return [];
+  }
+}
+
 function writable(path: string): boolean {
   try {
     accessSync(path, constants.W_OK);
@@ -85,19 +93,24 @@ export function detectCgroups(): CgroupSupport {
   const support: CgroupSupport = { memory: undefined, pids: undefined, notes };
   const unified = mounts.find((mount) => mount.type === "cgroup2");
   if (unified) {
-    const parent = within(unified, own.get("") ?? "/");
-    let delegated: string[] = [];
-    try {
-      delegated = readFileSync(join(parent, "cgroup.subtree_control"), "utf8").trim().split(/\s+/);
-    } catch {
-      // No such file: not a cgroup directory we can see.
-    }
-    const ok = writable(parent);
-    notes.push(
-      `cgroup v2 at ${unified.point}: own cgroup ${parent} (${ok ? "writable" : "not writable"}; delegated: ${delegated.join(" ") || "none"})`,
-    );
+    // Step cgroups go under the nearest cgroup, from our own upwards, that delegates the
+    // controller to its children and that we may write: our own where a service manager
+    // delegated it, else an ancestor (the root cgroup, as root). Our own cgroup usually holds
+    // processes, and v2 allows no controllers below a cgroup with processes of its own.
+    const own2 = within(unified, own.get("") ?? "/");
     for (const controller of ["memory", "pids"] as const) {
-      if (ok && delegated.includes(controller)) support[controller] = { version: 2, controller, parent };
+      for (let parent = own2; parent.startsWith(unified.point); parent = dirname(parent)) {
+        if (subtreeControl(parent).includes(controller) && writable(parent)) {
+          support[controller] = { version: 2, controller, parent };
+          break;
+        }
+        if (parent === unified.point) break;
+      }
+      notes.push(
+        support[controller]
+          ? `cgroup v2 ${controller} at ${unified.point}: per-step cgroups under ${support[controller]?.parent}`
+          : `cgroup v2 ${controller} at ${unified.point}: no writable cgroup from ${own2} up delegates it`,
+      );
     }
   }
   for (const controller of ["memory", "pids"] as const) {
