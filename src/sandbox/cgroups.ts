@@ -25,10 +25,21 @@ interface Mount {
   options: string[];
 }
 
-function readMounts(): Mount[] {
+/** Where the process's mounts and cgroup membership are read (the real /proc, or a test's text). */
+export interface CgroupSources {
+  mountinfo(): string;
+  cgroup(): string;
+}
+
+const procSources: CgroupSources = {
+  mountinfo: () => readFileSync("/proc/self/mountinfo", "utf8"),
+  cgroup: () => readFileSync("/proc/self/cgroup", "utf8"),
+};
+
+function readMounts(sources: CgroupSources): Mount[] {
   let text: string;
   try {
-    text = readFileSync("/proc/self/mountinfo", "utf8");
+    text = sources.mountinfo();
   } catch {
     return [];
   }
@@ -49,10 +60,10 @@ function unescape(path: string): string {
 }
 
 /** This process's cgroup path per v1 controller, and its v2 path under the key "". */
-function ownCgroups(): Map<string, string> {
+function ownCgroups(sources: CgroupSources): Map<string, string> {
   const paths = new Map<string, string>();
   try {
-    for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+    for (const line of sources.cgroup().split("\n")) {
       const match = /^\d+:([^:]*):(.*)$/.exec(line);
       if (!match) continue;
       for (const controller of (match[1] ?? "").split(",")) paths.set(controller, match[2] ?? "/");
@@ -86,9 +97,9 @@ function within(mount: Mount, cgroupPath: string): string {
 }
 
 /** Finds usable memory and pids controllers: cgroup v2 where delegated, else the v1 hierarchies. */
-export function detectCgroups(): CgroupSupport {
-  const mounts = readMounts();
-  const own = ownCgroups();
+export function detectCgroups(sources: CgroupSources = procSources): CgroupSupport {
+  const mounts = readMounts(sources);
+  const own = ownCgroups(sources);
   const notes: string[] = [];
   const support: CgroupSupport = { memory: undefined, pids: undefined, notes };
   const unified = mounts.find((mount) => mount.type === "cgroup2");
