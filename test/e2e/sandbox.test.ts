@@ -3,7 +3,17 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSyn
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable, inspectIsolation } from "../../src/sandbox/index.js";
-import { callApi, CLI, makeTempDir, runCli, startDaemon, writeConfigDir, type DaemonProcess, type Json } from "../helpers/index.js";
+import {
+  callApi,
+  CLI,
+  makeTempDir,
+  runCli,
+  startDaemon,
+  writeConfigDir,
+  writeFile,
+  type DaemonProcess,
+  type Json,
+} from "../helpers/index.js";
 
 const isolation = inspectIsolation();
 const unavailable = isolation.bwrap.usable ? undefined : isolation.bwrap.reason;
@@ -114,6 +124,11 @@ describe("sandbox: required where bubblewrap is missing, through the daemon", ()
       `needs a sandbox (sandbox: required), but none is possible here: bubblewrap not found at ${join(temp.dir, "no-bwrap")}`,
     );
     expect(existsSync(marker)).toBe(false);
+    // The progress view names how each command runs; `sandbox: off` on the step wins over the config.
+    const off = writeFile(join(temp.dir, "off.yaml"), workflow("loose", [shell("hello", "echo hi", ["sandbox: off"])]));
+    const shown = await runCli(["run", off, "--config", configDir, "--data-dir", dataDir]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain("sandbox: none: sandbox: off");
   });
 });
 
