@@ -25,6 +25,10 @@ COPY package.json ./
 COPY bin ./bin
 COPY schema ./schema
 COPY examples ./examples
+# bubblewrap for the shell-step sandbox. Docker's default seccomp profile forbids the user
+# namespaces it needs as a non-root user: there steps fall back to unsandboxed (sandbox: preferred)
+# unless the container may create them; `localagent doctor` says which.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /etc/localai /var/lib/localagent && chown -R node:node /var/lib/localagent
 USER node
 VOLUME ["/var/lib/localagent"]
