@@ -18,7 +18,9 @@ export type ErrorCode =
   | "approval_not_found"
   | "approval_denied"
   | "unavailable"
-  | "policy_denied";
+  | "policy_denied"
+  | "model_error"
+  | "model_too_large";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */
 export interface SourcePosition {
