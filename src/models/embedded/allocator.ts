@@ -34,7 +34,7 @@ export interface ModelLease<T> {
 export interface AllocatorOptions {
   /** The budget in bytes (`memory_limit`); undefined: no limit, models still unload LRU only when asked. */
   budgetBytes?: number;
-  /** Task-type weights (`allocator.weights`); a model's share is the sum of its task types' weights. */
+  /** Task-type weights (`allocator.weights`, replacing the defaults when given); a model's share is the sum of its task types' shares. */
   weights?: Record<string, number>;
   /** Told about every load and unload (logs, audit, tests). */
   onEvent?: (event: AllocatorEvent) => void;
@@ -85,7 +85,7 @@ export class ModelAllocator {
 
   constructor(options: AllocatorOptions = {}) {
     this.budget = options.budgetBytes;
-    this.weights = { ...DEFAULT_ALLOCATOR_WEIGHTS, ...options.weights };
+    this.weights = { ...(options.weights ?? DEFAULT_ALLOCATOR_WEIGHTS) };
     this.onEvent = options.onEvent;
   }
 
@@ -152,7 +152,7 @@ export class ModelAllocator {
     const estimate = await model.estimate();
     const needed = total(estimate);
     if (this.budget !== undefined && needed > this.budget) throw tooLarge(model.name, estimate, this.budget);
-    await this.makeRoom(needed, signal);
+    await this.makeRoom(needed, model.taskTypes ?? [], signal);
     signal?.throwIfAborted();
     const loaded = await model.load();
     const slot: Slot = { name: model.name, taskTypes: model.taskTypes ?? [], loaded, bytes: total(loaded.footprint), pins: 0, lastUsed: 0 };
@@ -164,7 +164,7 @@ export class ModelAllocator {
     }
     const lease = this.lease<T>(slot);
     try {
-      await this.makeRoom(0, signal);
+      await this.makeRoom(0, slot.taskTypes, signal);
     } catch (error) {
       lease.release();
       throw error;
@@ -174,11 +174,11 @@ export class ModelAllocator {
   }
 
   /** Unloads unpinned models until `needed` more bytes fit; waits for pinned ones to be released when that is not enough. */
-  private async makeRoom(needed: number, signal: AbortSignal | undefined): Promise<void> {
+  private async makeRoom(needed: number, taskTypes: readonly string[], signal: AbortSignal | undefined): Promise<void> {
     const budget = this.budget;
     if (budget === undefined) return;
     while (this.usedBytes + needed > budget) {
-      const victim = this.pickVictim();
+      const victim = this.pickVictim({ taskTypes, bytes: needed });
       if (victim) {
         await this.evict(victim, "budget");
         continue;
@@ -189,25 +189,37 @@ export class ModelAllocator {
     }
   }
 
-  /** Unpinned models over their weighted share go first, then the least recently used. */
-  private pickVictim(): Slot | undefined {
+  /**
+   * Unpinned models whose task types all use more than their weighted share (counting the model being loaded)
+   * go first, least recently used first among them; then the least recently used of the rest.
+   */
+  private pickVictim(incoming: { taskTypes: readonly string[]; bytes: number }): Slot | undefined {
     const candidates = [...this.slots.values()].filter((slot) => slot.pins === 0);
     if (candidates.length === 0) return undefined;
-    const overShare = (slot: Slot): boolean => {
-      const share = this.shareOf(slot.taskTypes);
-      return share !== undefined && slot.bytes > share;
+    const used = new Map<string, number>();
+    const charge = (taskTypes: readonly string[], bytes: number): void => {
+      for (const taskType of new Set(taskTypes)) used.set(taskType, (used.get(taskType) ?? 0) + bytes);
     };
+    for (const slot of this.slots.values()) charge(slot.taskTypes, slot.bytes);
+    charge(incoming.taskTypes, incoming.bytes);
+    const overShare = (slot: Slot): boolean =>
+      slot.taskTypes.length > 0 && slot.taskTypes.every((taskType) => (used.get(taskType) ?? 0) > (this.taskShare(taskType) ?? Infinity));
     candidates.sort((left, right) => Number(overShare(right)) - Number(overShare(left)) || left.lastUsed - right.lastUsed);
     return candidates[0];
   }
 
+  /** A task type's share of the budget: its weight over the sum of the weights. */
+  private taskShare(taskType: string): number | undefined {
+    if (this.budget === undefined) return undefined;
+    const sum = Object.values(this.weights).reduce((accumulated, weight) => accumulated + weight, 0);
+    return sum > 0 ? ((this.weights[taskType] ?? 0) / sum) * this.budget : this.budget;
+  }
+
+  /** A model's share: the shares of the task types it serves (the whole budget when it serves every task type). */
   private shareOf(taskTypes: readonly string[]): number | undefined {
     if (this.budget === undefined) return undefined;
-    const weights = Object.values(this.weights);
-    const sum = weights.reduce((accumulated, weight) => accumulated + weight, 0);
-    if (taskTypes.length === 0 || sum <= 0) return this.budget;
-    const mine = [...new Set(taskTypes)].reduce((accumulated, taskType) => accumulated + (this.weights[taskType] ?? 0), 0);
-    return Math.min(1, mine / sum) * this.budget;
+    if (taskTypes.length === 0) return this.budget;
+    return Math.min(this.budget, [...new Set(taskTypes)].reduce((sum, taskType) => sum + (this.taskShare(taskType) ?? 0), 0));
   }
 
   private lease<T>(slot: Slot): ModelLease<T> {

@@ -138,13 +138,14 @@ export async function importNodeLlamaCpp(specifier = "node-llama-cpp"): Promise<
 }
 
 /**
- * Threads for token evaluation: the physical cores this process may use. llama.cpp's default counts logical
- * CPUs of the whole machine, which oversubscribes small boxes (and hyper-threads only slow matrix work down).
+ * Threads for token evaluation: the physical cores this process may use, less one on boxes of four cores or
+ * fewer. llama.cpp's default counts every logical CPU, and its threads meet at spinning barriers: when one of
+ * them is preempted (by the daemon's own event loop, a shell step, another process) all of them wait. On a
+ * busy 2-core box 30 tokens took 30 ms with one thread and 4.5 s with two (docs/benchmarks.md).
  */
-export function defaultThreadCount(cpuInfo = readCpuInfo()): number {
-  const usable = availableParallelism();
-  const physical = countPhysicalCores(cpuInfo);
-  return Math.max(1, Math.min(usable, physical ?? usable));
+export function defaultThreadCount(cpuInfo = readCpuInfo(), usable = availableParallelism()): number {
+  const cores = Math.min(usable, countPhysicalCores(cpuInfo) ?? usable);
+  return Math.max(1, cores <= 4 ? cores - 1 : cores);
 }
 
 /** Distinct (physical id, core id) pairs in /proc/cpuinfo; undefined where the file does not say. */
