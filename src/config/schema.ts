@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
 import { auditConfigSchema } from "../audit/index.js";
+import { allocatorConfigSchema } from "../models/embedded/index.js";
 import { policyConfigSchema } from "../policy/index.js";
 import { durationSchema } from "../workflow/index.js";
 
@@ -46,6 +47,9 @@ export const configFileSchema = z
     workflows: z.array(z.string()).optional().describe("Extra workflow files or folders, besides workflows/"),
     memory_limit: byteSizeSchema.optional(),
     model_path: z.string().optional(),
+    allocator: allocatorConfigSchema
+      .optional()
+      .describe("How embedded models share memory_limit: task-type weights (docs/models.md#memory-budget)"),
     platform_config: z.string().optional(),
     models: z.unknown().optional(),
     routing: z.unknown().optional(),

@@ -219,7 +219,10 @@ export class ModelAllocator {
   private shareOf(taskTypes: readonly string[]): number | undefined {
     if (this.budget === undefined) return undefined;
     if (taskTypes.length === 0) return this.budget;
-    return Math.min(this.budget, [...new Set(taskTypes)].reduce((sum, taskType) => sum + (this.taskShare(taskType) ?? 0), 0));
+    return Math.min(
+      this.budget,
+      [...new Set(taskTypes)].reduce((sum, taskType) => sum + (this.taskShare(taskType) ?? 0), 0),
+    );
   }
 
   private lease<T>(slot: Slot): ModelLease<T> {
