@@ -1,0 +1,136 @@
+// bench/embedded: the embedded engine's load/unload times and how well the allocator's charge matches the
+// memory the process really takes (RSS growth), on generated GGUF models (no download). Token speed of a
+// random tiny model means nothing; what is measured is the plumbing, plus one thread-count ratio.
+// Last stdout line: one JSON object.
+import { join } from "node:path";
+import { availableParallelism, loadavg } from "node:os";
+import { ROOT, log, makeTempDir, printResult } from "../support/index.js";
+
+const embedded = await import(join(ROOT, "dist", "models", "embedded", "index.js"));
+const { ModelAllocator, createEmbeddedModel, writeTinyLlamaGguf, getLlamaRuntime, defaultThreadCount } = embedded;
+
+try {
+  await import("node-llama-cpp");
+} catch {
+  log("bench embedded: node-llama-cpp is not installed (npm install node-llama-cpp@3.21.1)");
+  printResult({ bench: "embedded", skipped: "node-llama-cpp not installed" });
+  process.exit(0);
+}
+
+const temp = makeTempDir("localagent-bench-embedded-");
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const hello = (maxTokens) => ({ messages: [{ role: "user", content: "Hello there" }], maxTokens });
+const rss = () => process.memoryUsage().rss;
+
+try {
+  const big = writeTinyLlamaGguf(join(temp.dir, "big.gguf"), {
+    contextLength: 4096,
+    embeddingLength: 512,
+    blockCount: 8,
+    headCount: 8,
+    feedForwardLength: 1536,
+    seed: 5,
+  });
+  const tiny = writeTinyLlamaGguf(join(temp.dir, "tiny.gguf"), { contextLength: 4096 });
+  log(`models written: big ${big.bytes} bytes, tiny ${tiny.bytes} bytes`);
+  const runtime = await getLlamaRuntime();
+  log(`backend: gpu=${runtime.llama.gpu} threads=${runtime.threads}`);
+
+  // Load, first answer, unload: several rounds; RSS growth measured against the charge each time.
+  const loads = [];
+  const unloads = [];
+  const accuracy = [];
+  const returned = [];
+  let charged = 0;
+  let footprint;
+  let estimate;
+  const allocator = new ModelAllocator({
+    onEvent: (event) => {
+      if (event.type === "model-loaded") {
+        footprint = event.footprint;
+        estimate = event.estimate;
+      }
+    },
+  });
+  const model = createEmbeddedModel("big", { provider: "embedded", path: big.path, context_size: 1024 }, { allocator });
+  await model.generate(hello(1)); // warm the backend and the page cache once
+  await model.close();
+  for (let round = 0; round < 5; round++) {
+    global.gc?.();
+    const before = rss();
+    let started = performance.now();
+    await model.generate(hello(1));
+    loads.push(performance.now() - started);
+    const grown = rss() - before;
+    charged = allocator.usedBytes;
+    accuracy.push(grown / charged);
+    started = performance.now();
+    await model.close();
+    unloads.push(performance.now() - started);
+    returned.push((before + grown - rss()) / grown);
+  }
+
+  // Per-request allocator overhead on a loaded model: acquire + release of the lease.
+  const leaseModel = {
+    name: "t",
+    estimate: async () => ({ modelBytes: 1, contextBytes: 1 }),
+    load: async () => ({ value: 1, footprint: { modelBytes: 1, contextBytes: 1 }, dispose: async () => {} }),
+  };
+  const leases = new ModelAllocator({ budgetBytes: 1e9 });
+  (await leases.acquire(leaseModel)).release();
+  const rounds = 20000;
+  let started = performance.now();
+  for (let index = 0; index < rounds; index++) (await leases.acquire(leaseModel)).release();
+  const leaseMicros = ((performance.now() - started) * 1000) / rounds;
+
+  // Threads: the auto count vs one thread per logical CPU (llama.cpp's habit), same tiny model and prompt.
+  const { llama, module } = runtime;
+  const loaded = await llama.loadModel({ modelPath: tiny.path });
+  const timeWith = async (threads) => {
+    const context = await loaded.createContext({ contextSize: 512, threads, sequences: 1 });
+    const chat = new module.LlamaChat({ contextSequence: context.getSequence() });
+    const times = [];
+    for (let round = 0; round < 3; round++) {
+      const begin = performance.now();
+      await chat.generateResponse(
+        [
+          { type: "user", text: `Hello ${round}` },
+          { type: "model", response: [] },
+        ],
+        { maxTokens: 30 },
+      );
+      times.push(performance.now() - begin);
+    }
+    chat.dispose();
+    await context.dispose();
+    return median(times);
+  };
+  const autoThreads = defaultThreadCount();
+  const allThreads = availableParallelism();
+  const autoMs = await timeWith(autoThreads);
+  const allMs = await timeWith(allThreads);
+  await loaded.dispose();
+
+  printResult({
+    bench: "embedded",
+    gpu: runtime.llama.gpu,
+    model_file_bytes: big.bytes,
+    charged_bytes: charged,
+    charged_model_bytes: footprint?.modelBytes,
+    charged_context_bytes: footprint?.contextBytes,
+    estimated_bytes: estimate ? estimate.modelBytes + estimate.contextBytes : undefined,
+    load_ms_median: Number(median(loads).toFixed(1)),
+    unload_ms_median: Number(median(unloads).toFixed(1)),
+    rss_growth_over_charge_median: Number(median(accuracy).toFixed(3)),
+    rss_returned_on_unload_median: Number(median(returned).toFixed(3)),
+    lease_overhead_us: Number(leaseMicros.toFixed(2)),
+    threads_auto: autoThreads,
+    threads_all_logical: allThreads,
+    tokens30_ms_auto_threads: Number(autoMs.toFixed(1)),
+    tokens30_ms_all_threads: Number(allMs.toFixed(1)),
+    all_threads_slowdown_ratio: Number((allMs / autoMs).toFixed(2)),
+    load_average_1m: Number(loadavg()[0].toFixed(2)),
+  });
+} finally {
+  temp.cleanup();
+}
