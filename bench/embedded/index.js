@@ -56,7 +56,6 @@ try {
   await model.generate(hello(1)); // warm the backend and the page cache once
   await model.close();
   for (let round = 0; round < 5; round++) {
-    global.gc?.();
     const before = rss();
     let started = performance.now();
     await model.generate(hello(1));

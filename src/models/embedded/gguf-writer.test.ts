@@ -36,10 +36,10 @@ describe("tiny llama GGUF writer", () => {
     try {
       const file = writeTinyLlamaGguf(`${temp.dir}/m.gguf`, { blockCount: 3, fileType: "F16", name: "reader-check" });
       const specifier = "node-llama-cpp";
-      const { readGgufFileInfo } = (await import(specifier)) as {
-        readGgufFileInfo(path: string): Promise<{ metadata: Record<string, Record<string, unknown>>; tensorInfo?: unknown[] }>;
+      const library = (await import(specifier)) as {
+        readGgufFileInfo: (path: string) => Promise<{ metadata: Record<string, Record<string, unknown>>; tensorInfo?: unknown[] }>;
       };
-      const info = await readGgufFileInfo(file.path);
+      const info = await library.readGgufFileInfo(file.path);
       expect(info.metadata.general).toMatchObject({ architecture: "llama", name: "reader-check", file_type: 1 });
       expect(info.metadata.llama).toMatchObject({ block_count: 3, embedding_length: 64, context_length: 512 });
       expect(info.tensorInfo).toHaveLength(3 + 3 * 9);
