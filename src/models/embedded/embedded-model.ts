@@ -27,8 +27,8 @@ export interface EmbeddedModelEntry {
   quantization?: string;
   /** Context window in tokens (default: the model's training context, at most 4096). */
   context_size?: number;
-  /** `auto` offloads to the GPU when one is present; false keeps the model on the CPU; a number caps the layers. */
-  gpu?: "auto" | boolean | number;
+  /** `auto` offloads to the GPU when one is present; false keeps the model on the CPU; a number (or numeric string) caps the layers. */
+  gpu?: "auto" | boolean | number | string;
   /** Evaluation threads; `auto` is the physical cores this process may use. */
   threads?: "auto" | number;
 }
@@ -293,7 +293,8 @@ export class EmbeddedModel implements LanguageModel {
   private gpuLayers(runtime: LlamaRuntime, insights: GgufInsights): "auto" | number {
     const gpu = this.entry.gpu ?? "auto";
     if (gpu === false || runtime.llama.gpu === false) return 0;
-    if (typeof gpu === "number") return Math.min(gpu, insights.totalLayers);
+    const layers = typeof gpu === "string" && /^\d+$/.test(gpu) ? Number(gpu) : gpu;
+    if (typeof layers === "number") return Math.min(layers, insights.totalLayers);
     return "auto";
   }
 
