@@ -160,6 +160,28 @@ describe.skipIf(unavailable !== undefined)("ModelAllocator with real node-llama-
     expect(events).toEqual(["loaded:busy", "unloaded:busy", "loaded:next"]);
   });
 
+  it("gives up waiting for room when the waiting request is cancelled", async () => {
+    const { allocator, events } = setup({ budgetBytes: Math.floor(tinyCharge * 1.5) });
+    const busy = model(allocator, "busy", files.tiny.path);
+    const waiting = model(allocator, "waiting", files.tinyOther.path);
+    const controller = new AbortController();
+    let outcome: unknown;
+    let textParts = 0;
+    for await (const part of busy.stream(hello(40))) {
+      if (part.type !== "text") continue;
+      textParts++;
+      outcome ??= waiting.generate({ ...hello(), signal: controller.signal }).then(
+        () => "answered",
+        (error: unknown) => error,
+      );
+      // A few tokens later the waiting load is parked until busy releases; then its run is cancelled.
+      if (textParts === 6) controller.abort(new Error("run cancelled"));
+    }
+    expect(await outcome).toMatchObject({ message: "run cancelled" });
+    expect(events).toEqual(["loaded:busy"]);
+    expect(allocator.isLoaded("busy")).toBe(true);
+  });
+
   it("serializes concurrent loads of the same model into one load", async () => {
     const { allocator, events } = setup();
     const shared = model(allocator, "shared", files.tiny.path);

@@ -110,6 +110,19 @@ describe.skipIf(unavailable !== undefined)("embedded model (node-llama-cpp, gene
     expect(after.usage.outputTokens).toBe(2);
   });
 
+  it("stops generating when the reader stops reading the stream", async () => {
+    const before = tiny.stats.requests;
+    let parts = 0;
+    for await (const part of tiny.stream(ask("Break me", { maxTokens: 400 }))) {
+      if (part.type === "text") parts++;
+      if (parts === 2) break;
+    }
+    // The sequence is free again at once: the next request is answered (it would queue behind 400 tokens otherwise).
+    const next = await tiny.generate(ask("Hello", { maxTokens: 3 }));
+    expect(next.usage.outputTokens).toBe(3);
+    expect(tiny.stats.requests).toBe(before + 2);
+  });
+
   it("writes JSON that parses and matches the schema when json: is asked (grammar)", async () => {
     const schema = {
       type: "object",
