@@ -28,7 +28,7 @@ export interface EmbeddedModelEntry {
   /** Context window in tokens (default: the model's training context, at most 4096). */
   context_size?: number;
   /** `auto` offloads to the GPU when one is present; false keeps the model on the CPU; a number (or numeric string) caps the layers. */
-  gpu?: "auto" | boolean | number | string;
+  gpu?: boolean | number | string;
   /** Evaluation threads; `auto` is the physical cores this process may use. */
   threads?: "auto" | number;
 }
