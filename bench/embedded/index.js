@@ -3,11 +3,11 @@
 // random tiny model means nothing; what is measured is the plumbing, plus one thread-count ratio.
 // Last stdout line: one JSON object.
 import { join } from "node:path";
-import { availableParallelism, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { ROOT, log, makeTempDir, printResult } from "../support/index.js";
 
 const embedded = await import(join(ROOT, "dist", "models", "embedded", "index.js"));
-const { ModelAllocator, createEmbeddedModel, writeTinyLlamaGguf, getLlamaRuntime, defaultThreadCount } = embedded;
+const { ModelAllocator, createEmbeddedModel, writeTinyLlamaGguf, getLlamaRuntime } = embedded;
 
 try {
   await import("node-llama-cpp");
@@ -60,6 +60,7 @@ try {
     let started = performance.now();
     await model.generate(hello(1));
     loads.push(performance.now() - started);
+    log(`round ${round}: load + first token ${loads.at(-1).toFixed(0)} ms`);
     const grown = rss() - before;
     charged = allocator.usedBytes;
     accuracy.push(grown / charged);
@@ -82,14 +83,17 @@ try {
   for (let index = 0; index < rounds; index++) (await leases.acquire(leaseModel)).release();
   const leaseMicros = ((performance.now() - started) * 1000) / rounds;
 
-  // Threads: the auto count vs one thread per logical CPU (llama.cpp's habit), same tiny model and prompt.
+  // Threads: the auto count (physical cores) against node-llama-cpp's default (a backend created without
+  // maxThreads: at least 4 threads on a CPU-only machine) and against one thread, same tiny model and prompts.
   const { llama, module } = runtime;
-  const loaded = await llama.loadModel({ modelPath: tiny.path });
-  const timeWith = async (threads) => {
-    const context = await loaded.createContext({ contextSize: 512, threads, sequences: 1 });
+  const libraryDefault = await module.getLlama({ gpu: "auto", build: "never", progressLogs: false, logLevel: "error" });
+  const timeWith = async (backend, threads) => {
+    const loaded = await backend.loadModel({ modelPath: tiny.path });
+    const context = await loaded.createContext({ contextSize: 512, sequences: 1, ...(threads === undefined ? {} : { threads }) });
+    const used = context.idealThreads ?? context.currentThreads;
     const chat = new module.LlamaChat({ contextSequence: context.getSequence() });
     const times = [];
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       const begin = performance.now();
       await chat.generateResponse(
         [
@@ -102,13 +106,15 @@ try {
     }
     chat.dispose();
     await context.dispose();
-    return median(times);
+    await loaded.dispose();
+    return { ms: median(times), worst: Math.max(...times), threads: used };
   };
-  const autoThreads = defaultThreadCount();
-  const allThreads = availableParallelism();
-  const autoMs = await timeWith(autoThreads);
-  const allMs = await timeWith(allThreads);
-  await loaded.dispose();
+  const auto = await timeWith(llama, runtime.threads);
+  log(`30 tokens, ${auto.threads} threads: ${auto.ms.toFixed(1)} ms`);
+  const one = await timeWith(llama, 1);
+  log(`30 tokens, 1 thread: ${one.ms.toFixed(1)} ms`);
+  const library = await timeWith(libraryDefault, undefined);
+  log(`30 tokens, ${library.threads} threads (library default): ${library.ms.toFixed(1)} ms`);
 
   printResult({
     bench: "embedded",
@@ -123,11 +129,14 @@ try {
     rss_growth_over_charge_median: Number(median(accuracy).toFixed(3)),
     rss_returned_on_unload_median: Number(median(returned).toFixed(3)),
     lease_overhead_us: Number(leaseMicros.toFixed(2)),
-    threads_auto: autoThreads,
-    threads_all_logical: allThreads,
-    tokens30_ms_auto_threads: Number(autoMs.toFixed(1)),
-    tokens30_ms_all_threads: Number(allMs.toFixed(1)),
-    all_threads_slowdown_ratio: Number((allMs / autoMs).toFixed(2)),
+    threads_auto: auto.threads,
+    threads_library_default: library.threads,
+    tokens30_ms_auto_threads: Number(auto.ms.toFixed(1)),
+    tokens30_ms_auto_threads_worst: Number(auto.worst.toFixed(1)),
+    tokens30_ms_one_thread: Number(one.ms.toFixed(1)),
+    tokens30_ms_library_default_threads: Number(library.ms.toFixed(1)),
+    tokens30_ms_library_default_threads_worst: Number(library.worst.toFixed(1)),
+    library_default_over_auto_ratio: Number((library.ms / auto.ms).toFixed(2)),
     load_average_1m: Number(loadavg()[0].toFixed(2)),
   });
 } finally {

@@ -13,11 +13,11 @@ describe("thread count", () => {
     expect(countPhysicalCores("processor : 0\nmodel name : arm\n")).toBeUndefined();
   });
 
-  it("leaves one core to the daemon on small boxes and caps at the CPUs this process may use", () => {
+  it("uses the physical cores, less one on small boxes, capped at the CPUs this process may use", () => {
     const eight = Array.from({ length: 8 }, (_, core) => cpu(0, core)).join("\n");
     expect(defaultThreadCount(eight, 16)).toBe(8);
     expect(defaultThreadCount(eight, 2)).toBe(1);
-    expect(defaultThreadCount([cpu(0, 0), cpu(0, 1)].join("\n"), 2)).toBe(1);
+    expect(defaultThreadCount([cpu(0, 0), cpu(0, 1), cpu(0, 0), cpu(0, 1)].join("\n"), 4)).toBe(1);
     expect(defaultThreadCount("", 4)).toBe(3);
     expect(defaultThreadCount("", 1)).toBe(1);
   });

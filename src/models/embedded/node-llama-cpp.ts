@@ -138,10 +138,11 @@ export async function importNodeLlamaCpp(specifier = "node-llama-cpp"): Promise<
 }
 
 /**
- * Threads for token evaluation: the physical cores this process may use, less one on boxes of four cores or
- * fewer. llama.cpp's default counts every logical CPU, and its threads meet at spinning barriers: when one of
- * them is preempted (by the daemon's own event loop, a shell step, another process) all of them wait. On a
- * busy 2-core box 30 tokens took 30 ms with one thread and 4.5 s with two (docs/benchmarks.md).
+ * Threads for token evaluation: the physical cores this process may use, less one on machines of four cores or
+ * fewer, so the daemon (and whatever else runs there) keeps a core. node-llama-cpp's default on a CPU-only
+ * machine is at least 4 threads, and llama.cpp's threads meet at spinning barriers: when one is preempted all
+ * of them wait. On the busy 2-core development box 30 tokens took 39 ms with one thread and 10.8 s with two
+ * (docs/benchmarks.md#embedded); set `threads:` on a machine that does nothing else.
  */
 export function defaultThreadCount(cpuInfo = readCpuInfo(), usable = availableParallelism()): number {
   const cores = Math.min(usable, countPhysicalCores(cpuInfo) ?? usable);
