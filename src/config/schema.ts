@@ -1,9 +1,15 @@
 import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
+import { mcpConfigSchema } from "../agent/index.js";
 import { auditConfigSchema } from "../audit/index.js";
-import { allocatorConfigSchema } from "../models/embedded/index.js";
+import { platformsConfigSchema } from "../channels/platform-schema.js";
+// The config file only (not ../models/embedded/index.js), like the models schema below.
+import { allocatorConfigSchema } from "../models/embedded/config.js";
 import { policyConfigSchema } from "../policy/index.js";
+import { sandboxConfigSchema } from "../sandbox/index.js";
 import { durationSchema } from "../workflow/index.js";
+// The schema file only (not ../models/index.js): the model service imports the config loader.
+import { cacheSchema, checkModelReferences, modelsSchema, routingSchema } from "../models/config-schema.js";
 
 // Checked here, not when the values are used, so a bad one is reported with its file:line:column.
 const configDurationSchema = durationSchema.refine(isDuration, { message: "not a duration (examples: 500ms, 30s, 5m, 1h30m)" });
@@ -51,15 +57,19 @@ export const configFileSchema = z
       .optional()
       .describe("How embedded models share memory_limit: task-type weights (docs/models.md#memory-budget)"),
     platform_config: z.string().optional(),
-    models: z.unknown().optional(),
-    routing: z.unknown().optional(),
-    cache: z.unknown().optional(),
-    platforms: z.unknown().optional(),
+    models: modelsSchema.optional(),
+    routing: routingSchema.optional(),
+    cache: cacheSchema.optional(),
+    platforms: platformsConfigSchema
+      .optional()
+      .describe("Chat platforms: the list platforms.json holds under platforms (docs/channels.md)"),
     policy: policyConfigSchema
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
-    sandbox: z.unknown().optional(),
-    mcp: z.unknown().optional(),
+    mcp: mcpConfigSchema.optional().describe("MCP servers whose tools an ai step may use (tools: [mcp:NAME]); docs/agent.md"),
+    sandbox: sandboxConfigSchema
+      .optional()
+      .describe("Isolation of shell steps: default mode, bwrap path, default limits, extra visible paths (docs/security.md)"),
     audit: auditConfigSchema.optional().describe("The hash-chained audit log (DATA_DIR/audit.log) and its alert rules"),
     approvals: z
       .object({
@@ -70,6 +80,7 @@ export const configFileSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkModelReferences);
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

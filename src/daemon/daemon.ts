@@ -1,15 +1,18 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import type { ApprovalDecision, ApprovalService } from "../approvals/index.js";
 import type { AuditLog } from "../audit/index.js";
+import { ChannelManager, LanguageModelResponder, loadPlatforms, noModelResponder, type ConversationResponder } from "../channels/index.js";
+import type { LanguageModel } from "../models/types.js";
+import "../channels/builtin.js";
 import { systemClock, type Clock } from "../clock/index.js";
-import type { ResolvedConfig } from "../config/index.js";
+import { loadConfig, type ResolvedConfig } from "../config/index.js";
 import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { EventBus, type LocalAgentEvent, type RunStatus } from "../events/index.js";
 import { createLogger, type Logger } from "../logger/index.js";
 import type { ConnectivityProbe, Outbox } from "../outbox/index.js";
 import { createWheelClock, TimingWheel, WheelScheduler, type Scheduler, type TriggerSource } from "../scheduler/index.js";
-import { HttpServer, type DaemonApi } from "../server/index.js";
+import { HttpServer, type DaemonApi, type ModelsApi } from "../server/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
 import type { RunRecord, Store } from "../store/index.js";
 import {
@@ -25,7 +28,7 @@ import { formatIssue, type WorkflowDefinition, type WorkflowIssue } from "../wor
 import { Dispatcher, type Submission } from "./dispatcher.js";
 import { acquirePidLock, runOwner } from "./pid-lock.js";
 import { deliveryView, runView, triggerOutcomeView, workflowView } from "./views.js";
-import { createRuntime, type Runtime } from "./runtime.js";
+import { createRuntime, modelSections, type Runtime } from "./runtime.js";
 import { loadWorkflowSet } from "./workflow-set.js";
 
 export interface DaemonOptions {
@@ -44,6 +47,8 @@ export interface DaemonOptions {
   fileRetryMs?: number;
   /** Serve HTTP (default true). */
   serve?: boolean;
+  /** Answers chat messages (conversations); default: the configured model once the model layer lands, else a notice. */
+  conversationResponder?: ConversationResponder;
 }
 
 export const VERSION = readVersion();
@@ -71,6 +76,8 @@ export class Daemon implements DaemonApi {
   private workflows = new Map<string, WorkflowDefinition>();
   private issues: WorkflowIssue[] = [];
   private releaseLock: (() => void) | undefined;
+  /** The chat channels (platforms.json / platforms:), after start. */
+  channels: ChannelManager | undefined;
   private startedAt = 0;
   private stopping: Promise<void> | undefined;
 
@@ -159,6 +166,15 @@ export class Daemon implements DaemonApi {
     mkdirSync(config.dataDir, { recursive: true });
     mkdirSync(config.cacheDir, { recursive: true });
     this.releaseLock = acquirePidLock(config.dataDir);
+    const platforms = loadPlatforms({ file: config.platformConfig, inline: config.extensions.platforms });
+    config.secrets.push(...platforms.secrets);
+    // `platform: NAME` in a notification step goes to the chat platform NAME when one is configured.
+    for (const platform of platforms.platforms)
+      config.notifications[platform.name] = {
+        type: "channel",
+        channel: platform.name,
+        ...(platform.chat_id ? { chatId: platform.chat_id } : {}),
+      };
     const runtime = createRuntime({
       config,
       clock: this.clock,
@@ -166,6 +182,7 @@ export class Daemon implements DaemonApi {
       events: this.events,
       registry: this.registry,
       middleware: this.options.middleware ?? [],
+      workflows: { launch: (name, launch) => this.launchFromAgent(name, launch) },
     });
     this.runtime = runtime;
     this.store = runtime.store;
@@ -180,9 +197,12 @@ export class Daemon implements DaemonApi {
     });
     this.events.subscribe((event) => this.onEvent(event));
     this.reload();
+    this.watchModelConfig();
     // Event sources start before the API listens, so an event posted as soon as /healthz answers is taken.
     await this.triggers.start();
     this.outbox.setOnline(this.network.online);
+    this.channels = this.createChannels(platforms.platforms);
+    await this.channels.start();
     if (this.options.serve !== false) {
       const server = new HttpServer({
         host: config.server.host,
@@ -191,6 +211,7 @@ export class Daemon implements DaemonApi {
         secrets: config.secrets,
         api: this,
         logger: this.logger,
+        channels: this.channels,
       });
       await server.listen();
       this.server = server;
@@ -204,6 +225,8 @@ export class Daemon implements DaemonApi {
       this.submit(fire.workflow, { trigger: fire.trigger });
     });
     this.daemonStart.ready(this.startedAt);
+    // Warm-up prompts fill the result cache in the background: readiness does not wait for models.
+    void runtime.models.warmup();
     this.logger.info(
       {
         port: this.port,
@@ -221,6 +244,48 @@ export class Daemon implements DaemonApi {
     );
   }
 
+  private createChannels(platforms: ReturnType<typeof loadPlatforms>["platforms"]): ChannelManager {
+    return new ChannelManager({
+      platforms,
+      store: this.store,
+      outbox: this.outbox,
+      events: this.events,
+      clock: this.clock,
+      logger: this.logger,
+      audit: this.runtime?.audit,
+      approvals: this.runtime?.approvals,
+      responder: this.options.conversationResponder ?? this.modelResponder(),
+      commands: {
+        runWorkflow: (name) => {
+          const submitted = this.submit(this.workflow(name), { trigger: "chat" });
+          if (submitted.status === "skipped") throw new LocalAgentError("conflict", `not started: ${submitted.reason}`);
+          return Promise.resolve(submitted.run.id);
+        },
+        status: () => {
+          const health = this.health();
+          const pending = this.approvals.list({ status: "pending" }).length;
+          return `LocalAgent ${health.version}: ${health.workflows} workflows, ${health.activeRuns} runs active, ${pending} approvals pending, ${health.problems} problems`;
+        },
+        chatCommand: (message) => this.chatCommands.receive(message),
+      },
+    });
+  }
+
+  /**
+   * Conversations through the model router (task type `general` by default) when the runtime has
+   * configured models (`runtime.models`, the model layer), else a notice that no model is set up.
+   * Looked up per message, so models configured at run time are used at once.
+   */
+  private modelResponder(): ConversationResponder {
+    return {
+      respond: (request) => {
+        const models = (this.runtime as { models?: { configured?: boolean; router?: LanguageModel } } | undefined)?.models;
+        if (models?.configured && models.router) return new LanguageModelResponder(models.router).respond(request);
+        return noModelResponder.respond(request);
+      },
+    };
+  }
+
   /** Re-reads the workflow files (SIGHUP). Broken files are reported; the rest keep running. */
   reload(): void {
     const { config } = this.options;
@@ -233,6 +298,23 @@ export class Daemon implements DaemonApi {
     for (const [file, errors] of byFile) this.events.emit({ type: "workflow-invalid", file, errors, at: this.clock.now() });
     this.scheduler.setWorkflows([...this.workflows.values()]);
     this.triggers.setWorkflows([...this.workflows.values()]);
+    // SIGHUP also re-reads models:, routing: and cache: (skipped on the first call, from start()).
+    if (this.modelsWatched) this.runtime?.models.reloadFile(config.configFile, () => this.readModelSections(), true);
+  }
+
+  private modelsWatched = false;
+
+  /** The model sections of config.yaml as they are now on disk (validated; throws config_invalid naming file:line:column). */
+  private readModelSections() {
+    const { config } = this.options;
+    return modelSections(loadConfig({ configDir: config.configDir, dataDir: config.dataDir }));
+  }
+
+  /** Config file edits apply models:, routing: and cache: without a restart. */
+  private watchModelConfig(): void {
+    this.modelsWatched = true;
+    const file = this.options.config.configFile;
+    if (file) this.runtime?.models.watch(file, () => this.readModelSections());
   }
 
   /** Graceful stop: no new runs, running steps get the grace period, state is flushed. */
@@ -244,6 +326,7 @@ export class Daemon implements DaemonApi {
   private async shutdown(): Promise<void> {
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, "stopping");
     this.scheduler.stop();
+    await this.channels?.stop();
     await this.triggers.stop();
     // Before the drain: a run finishing during it would otherwise hand its slot to a queued run.
     this.dispatcher?.close();
@@ -288,6 +371,14 @@ export class Daemon implements DaemonApi {
       this.logger.info({ run: run.id, workflow: run.workflow }, "resuming run");
       void this.dispatcher.enqueue(workflow, run.id).catch(() => undefined);
     }
+  }
+
+  /** The agent's run_workflow tool: queues a run like the API does, without waiting for it. */
+  private launchFromAgent(name: string, options: { inputs: Record<string, unknown>; trigger: string }): { runId: string; status: string } {
+    if (this.stopping) throw new LocalAgentError("unavailable", "the daemon is shutting down", { retryable: true });
+    const submitted = this.submit(this.workflow(name), options);
+    if (submitted.status === "skipped") throw new LocalAgentError("conflict", `workflow "${name}" not started: ${submitted.reason}`);
+    return { runId: submitted.run.id, status: submitted.run.status };
   }
 
   private submit(
@@ -410,6 +501,10 @@ export class Daemon implements DaemonApi {
 
   subscribe(listener: (event: LocalAgentEvent) => void): () => void {
     return this.events.subscribe(listener);
+  }
+
+  models(): ModelsApi | undefined {
+    return this.runtime?.models;
   }
 
   private requireRun(id: string): RunRecord {

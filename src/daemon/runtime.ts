@@ -1,15 +1,22 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { agentToolLoop, McpClients, type McpConfig } from "../agent/index.js";
 import { ApprovalService } from "../approvals/index.js";
 import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry } from "../audit/index.js";
 import type { Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
-import { Engine, type StepMiddleware, type StepRegistry } from "../engine/index.js";
+import { createEgressControl } from "../egress/index.js";
+import { Engine, type StepMiddleware, type StepRegistry, type WorkflowLauncher } from "../engine/index.js";
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
+import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
+import { setAiToolLoop } from "../steps/index.js";
+import { createSandboxMiddleware } from "../sandbox/index.js";
+import { shellCommandOf } from "../steps/shell/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
+import { createEmbeddedAllocator } from "../models/embedded/index.js";
 
 export interface RuntimeOptions {
   config: ResolvedConfig;
@@ -18,6 +25,8 @@ export interface RuntimeOptions {
   events: EventBus;
   registry: StepRegistry;
   middleware?: StepMiddleware[];
+  /** Starts workflow runs for the agent's run_workflow tool (the daemon's dispatcher). */
+  workflows?: WorkflowLauncher;
 }
 
 /** Store, outbox and engine wired together; shared by the daemon and the foreground `run` command. */
@@ -28,6 +37,10 @@ export interface Runtime {
   /** The hash-chained audit log (DATA_DIR/audit.log); undefined when `audit.enabled: false`. */
   audit: AuditLog | undefined;
   approvals: ApprovalService;
+  /** The MCP servers of config.yaml `mcp:` (connected on first use); undefined when none are configured. */
+  mcp: McpClients | undefined;
+  /** Models, routing matrix and result cache (`models:`, `routing:`, `cache:`). */
+  models: ModelService;
   /** Stops recording events and closes the audit log (the store is closed by its owner). */
   close(): void;
 }
@@ -73,11 +86,25 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const log = audit;
     unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
   }
+  // network: [hosts] steps: a per-step egress proxy (started on first use), closed with the runtime.
+  const egress = createEgressControl({ socketDir: join(config.dataDir, "egress") });
+  // The ai step's tools: path runs the agent loop (src/agent) on the routed model.
+  setAiToolLoop(agentToolLoop);
+  const mcpConfig = config.extensions.mcp as McpConfig | undefined;
+  const mcp = mcpConfig && Object.keys(mcpConfig.servers).length > 0 ? new McpClients({ config: mcpConfig, logger }) : undefined;
+  const models = createModelService(config, store, logger, audit);
   const engine = new Engine({
     store,
     registry,
     // The command policy wraps every step, outermost, so nothing runs a shell command it has not checked.
-    middleware: [createPolicyMiddleware({ config: config.extensions.policy }), ...(options.middleware ?? [])],
+    middleware: [
+      createPolicyMiddleware({ config: config.extensions.policy }),
+      // Outside the sandbox: opens the step's egress proxy (network: [hosts]); the sandbox binds its socket in.
+      egress.middleware,
+      // Inside the policy: the sandbox wraps the command the policy allowed, never another one.
+      createSandboxMiddleware({ config: config.extensions.sandbox, dataDir: config.dataDir, commandOf: shellCommandOf }),
+      ...(options.middleware ?? []),
+    ],
     services: {
       clock,
       logger,
@@ -85,6 +112,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       deliveries: outbox,
       approvals,
       ...(audit ? { audit } : {}),
+      ...(options.workflows ? { workflows: options.workflows } : {}),
+      ...(mcp ? { mcp } : {}),
+      models,
       settings: { maxOutputBytes: config.maxOutputBytes, notificationPlatforms: config.notifications, workspaceDir },
     },
   });
@@ -94,10 +124,38 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     engine,
     audit,
     approvals,
+    mcp,
+    models,
     close: () => {
+      // Ends the MCP sessions and the stdio servers the agent started.
+      void mcp?.close().catch((error: unknown) => logger.warn({ err: error }, "MCP clients did not close cleanly"));
+      void models.close();
       unsubscribeApprovals();
       unsubscribe();
+      void egress.close();
       audit?.close();
     },
   };
+}
+
+/** The `models:`/`routing:`/`cache:` sections of a resolved config (validated by the config schema). */
+export function modelSections(config: ResolvedConfig): ModelsConfigInput {
+  const { models, routing, cache } = config.extensions as ModelsConfigInput;
+  return { ...(models ? { models } : {}), ...(routing ? { routing } : {}), ...(cache ? { cache } : {}) };
+}
+
+function createModelService(config: ResolvedConfig, store: Store, logger: Logger, audit: AuditLog | undefined): ModelService {
+  return new ModelService({
+    initial: modelSections(config),
+    source: config.configFile ?? "config.yaml",
+    configDir: config.configDir,
+    ...(config.modelPath ? { modelPath: config.modelPath } : {}),
+    store,
+    logger,
+    ...(audit ? { audit } : {}),
+    deps: {
+      ...(config.memoryLimitBytes !== undefined ? { memoryLimitBytes: config.memoryLimitBytes } : {}),
+      allocator: createEmbeddedAllocator(config, logger),
+    },
+  });
 }

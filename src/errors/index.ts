@@ -10,6 +10,8 @@ export type ErrorCode =
   | "template_error"
   | "unknown_step_type"
   | "no_model_provider"
+  | "model_error"
+  | "model_not_found"
   | "delivery_failed"
   | "store_error"
   | "bad_request"
@@ -19,7 +21,7 @@ export type ErrorCode =
   | "approval_denied"
   | "unavailable"
   | "policy_denied"
-  | "model_error"
+  | "sandbox_unavailable"
   | "model_too_large";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */

@@ -1,4 +1,5 @@
-import { LocalAgentError } from "../../errors/index.js";
+import { LocalAgentError, type ErrorCode } from "../../errors/index.js";
+import { ModelError } from "../model-error.js";
 
 /** What a loaded model costs in memory (RAM + VRAM), split the way the user thinks of it. */
 export interface Footprint {
@@ -11,6 +12,8 @@ export interface Footprint {
 /** A model the allocator can load: how much it will cost, and how to load it. */
 export interface AllocatableModel<T> {
   name: string;
+  /** Identity in the allocator (default: name); a reconfigured model of the same name gets a new key. */
+  key?: string;
   /** Task types the routing matrix sends to this model; they decide its share of the budget. Empty: every task type. */
   taskTypes?: readonly string[];
   /** The footprint before loading (from the GGUF header), checked against the budget. */
@@ -46,6 +49,7 @@ export type AllocatorEvent =
 
 /** One loaded model in the allocator's books. */
 export interface AllocationInfo {
+  key: string;
   name: string;
   bytes: number;
   footprint: Footprint;
@@ -59,6 +63,7 @@ export interface AllocationInfo {
 export const DEFAULT_ALLOCATOR_WEIGHTS: Readonly<Record<string, number>> = { code_gen: 0.4, image_proc: 0.3, general: 0.3 };
 
 interface Slot {
+  key: string;
   name: string;
   taskTypes: readonly string[];
   loaded: LoadedModel<unknown>;
@@ -105,6 +110,7 @@ export class ModelAllocator {
     return [...this.slots.values()]
       .sort((left, right) => left.lastUsed - right.lastUsed)
       .map((slot) => ({
+        key: slot.key,
         name: slot.name,
         bytes: slot.bytes,
         footprint: slot.loaded.footprint,
@@ -114,14 +120,15 @@ export class ModelAllocator {
       }));
   }
 
+  /** Whether a model of this name is loaded. */
   isLoaded(name: string): boolean {
-    return this.slots.has(name);
+    return [...this.slots.values()].some((slot) => slot.name === name);
   }
 
   /** The loaded model (loading it, and unloading others, when needed), pinned until the lease is released. */
   async acquire<T>(model: AllocatableModel<T>, signal?: AbortSignal): Promise<ModelLease<T>> {
     if (this.closed) throw new LocalAgentError("unavailable", "the model allocator is closed");
-    const ready = this.slots.get(model.name);
+    const ready = this.slots.get(model.key ?? model.name);
     if (ready) return this.lease<T>(ready);
     // Loads are serialized: two loads measured at once would each see the other's memory.
     const load = this.loadChain.then(() => this.loadSerialized(model, signal));
@@ -129,12 +136,12 @@ export class ModelAllocator {
     return load;
   }
 
-  /** Unloads a model now (waits for its requests to finish). */
-  async unload(name: string): Promise<boolean> {
-    const slot = this.slots.get(name);
+  /** Unloads a model now (waits for its requests to finish); `key` is the model's key (default its name). */
+  async unload(key: string): Promise<boolean> {
+    const slot = this.slots.get(key);
     if (!slot) return false;
     while (slot.pins > 0) await this.nextRelease();
-    if (this.slots.get(name) !== slot) return false;
+    if (this.slots.get(key) !== slot) return false;
     await this.evict(slot, "requested");
     return true;
   }
@@ -147,7 +154,8 @@ export class ModelAllocator {
   }
 
   private async loadSerialized<T>(model: AllocatableModel<T>, signal: AbortSignal | undefined): Promise<ModelLease<T>> {
-    const ready = this.slots.get(model.name);
+    const key = model.key ?? model.name;
+    const ready = this.slots.get(key);
     if (ready) return this.lease<T>(ready);
     const estimate = await model.estimate();
     const needed = total(estimate);
@@ -155,8 +163,16 @@ export class ModelAllocator {
     await this.makeRoom(needed, model.taskTypes ?? [], signal);
     signal?.throwIfAborted();
     const loaded = await model.load();
-    const slot: Slot = { name: model.name, taskTypes: model.taskTypes ?? [], loaded, bytes: total(loaded.footprint), pins: 0, lastUsed: 0 };
-    this.slots.set(model.name, slot);
+    const slot: Slot = {
+      key,
+      name: model.name,
+      taskTypes: model.taskTypes ?? [],
+      loaded,
+      bytes: total(loaded.footprint),
+      pins: 0,
+      lastUsed: 0,
+    };
+    this.slots.set(key, slot);
     if (this.budget !== undefined && slot.bytes > this.budget) {
       // The estimate was too low: the model's real size does not fit at all. Give the memory back now.
       await this.evict(slot, "budget");
@@ -255,7 +271,7 @@ export class ModelAllocator {
   }
 
   private async evict(slot: Slot, reason: "budget" | "requested" | "close"): Promise<void> {
-    this.slots.delete(slot.name);
+    this.slots.delete(slot.key);
     await slot.loaded.dispose();
     this.onEvent?.({ type: "model-unloaded", name: slot.name, reason, freedBytes: slot.bytes, usedBytes: this.usedBytes });
   }
@@ -277,19 +293,26 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
-function tooLarge(name: string, footprint: Footprint, budget: number): LocalAgentError {
+/**
+ * A model that can never fit the budget: code `model_too_large`, and a ModelError of kind `out_of_memory` so the
+ * router falls through to the next model of the task type.
+ */
+export class ModelTooLargeError extends ModelError {
+  override readonly code: ErrorCode = "model_too_large";
+}
+
+function tooLarge(name: string, footprint: Footprint, budget: number): ModelTooLargeError {
   const needed = total(footprint);
-  return new LocalAgentError(
-    "model_too_large",
+  const error = new ModelTooLargeError(
+    "out_of_memory",
     `model ${name} needs ${formatBytes(needed)} (file ${formatBytes(footprint.modelBytes)} + context ${formatBytes(footprint.contextBytes)}), memory_limit is ${formatBytes(budget)}; raise memory_limit (--memory-limit) or lower the model's context_size`,
-    {
-      details: {
-        model: name,
-        neededBytes: needed,
-        modelBytes: footprint.modelBytes,
-        contextBytes: footprint.contextBytes,
-        budgetBytes: budget,
-      },
-    },
+    { model: name, provider: "embedded" },
   );
+  Object.assign(error.details, {
+    neededBytes: needed,
+    modelBytes: footprint.modelBytes,
+    contextBytes: footprint.contextBytes,
+    budgetBytes: budget,
+  });
+  return error;
 }

@@ -1,4 +1,4 @@
-import { LocalAgentError } from "../../errors/index.js";
+import { ModelError } from "../model-error.js";
 import type { ChatMessage, ModelErrorKind, ToolDefinition } from "../types.js";
 import type { ChatFunctionDefinition, ChatHistoryFunctionCall, ChatHistoryItem } from "./node-llama-cpp.js";
 
@@ -57,16 +57,11 @@ function parseMaybeJson(text: string): unknown {
   }
 }
 
-/** A model failure as LocalAgentError `model_error`, with the kind the router reads. */
-export function modelError(
-  kind: ModelErrorKind,
-  message: string,
-  options: { cause?: unknown; model?: string; details?: Record<string, unknown> } = {},
-): LocalAgentError {
-  const retryable = kind === "timeout" || kind === "rate_limited" || kind === "server_error" || kind === "unreachable";
-  return new LocalAgentError("model_error", message, {
-    cause: options.cause,
-    retryable,
-    details: { kind, provider: "embedded", ...(options.model ? { model: options.model } : {}), ...options.details },
+/** A model failure as the model layer's ModelError (code `model_error`), with the kind the router reads. */
+export function modelError(kind: ModelErrorKind, message: string, options: { cause?: unknown; model?: string } = {}): ModelError {
+  return new ModelError(kind, message, {
+    model: options.model ?? "embedded",
+    provider: "embedded",
+    ...(options.cause !== undefined ? { cause: options.cause } : {}),
   });
 }

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from "node:path";
 import { errorMessage, LocalAgentError } from "../../errors/index.js";
 import type { Logger } from "../../logger/index.js";
 import type { FinishReason, GenerateRequest, GenerateResult, LanguageModel, StreamPart, ToolCall } from "../types.js";
+import { ModelError } from "../model-error.js";
 import type { AllocatableModel, Footprint, ModelAllocator } from "./allocator.js";
 import { modelError, toChatFunctions, toChatHistory } from "./chat-history.js";
 import {
@@ -68,6 +69,9 @@ export interface EmbeddedModelStats {
 
 const DEFAULT_MAX_CONTEXT = 4096;
 
+/** Numbers each instance, so a reconfigured model never shares an allocator slot with the one it replaces. */
+let instances = 0;
+
 /** What one load holds: the weights, one context with one sequence, and the chat over it. */
 interface LoadedEmbedded {
   model: LlamaModel;
@@ -95,6 +99,7 @@ export class EmbeddedModel implements LanguageModel {
     this.path = isAbsolute(entry.path) ? entry.path : resolve(deps.baseDir ?? process.cwd(), entry.path);
     this.allocatable = {
       name,
+      key: `${name}#${++instances}`,
       taskTypes: deps.taskTypes ?? [],
       estimate: () => this.estimate(),
       load: () => this.load(),
@@ -146,12 +151,12 @@ export class EmbeddedModel implements LanguageModel {
 
   /** Unloads the model (its memory returns to the budget). */
   async close(): Promise<void> {
-    await this.deps.allocator.unload(this.name);
+    await this.deps.allocator.unload(this.allocatable.key ?? this.name);
   }
 
   /** Path, size, precision and load state, for `models list`. */
   async info(): Promise<EmbeddedModelInfo> {
-    const loaded = this.deps.allocator.list().find((allocation) => allocation.name === this.name);
+    const loaded = this.deps.allocator.list().find((allocation) => allocation.key === this.allocatable.key);
     let fileType: number | undefined;
     let contextSize: number | undefined;
     try {
@@ -175,8 +180,13 @@ export class EmbeddedModel implements LanguageModel {
     };
   }
 
-  private runtime(): Promise<LlamaRuntime> {
-    return this.deps.runtime ? this.deps.runtime() : getLlamaRuntime(this.deps.logger ? { logger: this.deps.logger } : {});
+  private async runtime(): Promise<LlamaRuntime> {
+    try {
+      return await (this.deps.runtime ? this.deps.runtime() : getLlamaRuntime(this.deps.logger ? { logger: this.deps.logger } : {}));
+    } catch (error) {
+      const kind = error instanceof ModelError ? error.kind : "unreachable";
+      throw modelError(kind, `model ${this.name}: ${errorMessage(error)}`, { cause: error, model: this.name });
+    }
   }
 
   private async run(request: GenerateRequest, onText: ((text: string) => void) | undefined): Promise<GenerateResult> {

@@ -21,5 +21,6 @@ export {
 export { allocatorConfigSchema, embeddedModelEntrySchema } from "./config.js";
 export { defaultThreadCount, getLlamaRuntime, importNodeLlamaCpp, NODE_LLAMA_CPP_VERSION, type LlamaRuntime } from "./node-llama-cpp.js";
 export { quantizationName, resolveQuantization } from "./quantization.js";
-export { createEmbeddedModels, DEFAULT_EMBEDDED_MODEL_NAME, taskTypesOf, type EmbeddedModels } from "./from-config.js";
 export { buildTinyLlamaGguf, writeTinyLlamaGguf, type TinyLlamaFile, type TinyLlamaOptions } from "./gguf-writer.js";
+export { createEmbeddedAllocator } from "./daemon-allocator.js";
+export { ModelTooLargeError } from "./allocator.js";

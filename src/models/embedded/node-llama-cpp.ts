@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { errorMessage, LocalAgentError } from "../../errors/index.js";
+import { errorMessage } from "../../errors/index.js";
 import type { Logger } from "../../logger/index.js";
+import { ModelError } from "../model-error.js";
 
 /**
  * The slice of node-llama-cpp (an optional dependency) the embedded engine uses, typed here so LocalAgent
@@ -127,12 +128,12 @@ export async function importNodeLlamaCpp(specifier = "node-llama-cpp"): Promise<
     return (await import(specifier)) as NodeLlamaCppModule;
   } catch (error) {
     const missing = (error as { code?: string }).code === "ERR_MODULE_NOT_FOUND";
-    throw new LocalAgentError(
-      "model_error",
+    throw new ModelError(
+      "unreachable",
       missing
         ? `embedded models need node-llama-cpp, an optional dependency that is not installed: run npm install node-llama-cpp@${NODE_LLAMA_CPP_VERSION}`
         : `node-llama-cpp could not be loaded: ${errorMessage(error)}`,
-      { cause: error, details: { kind: "unreachable" } },
+      { cause: error, model: "node-llama-cpp", provider: "embedded" },
     );
   }
 }
@@ -213,9 +214,10 @@ async function createLlamaRuntime(options: LlamaRuntimeOptions): Promise<LlamaRu
     logger?.info({ gpu: llama.gpu, threads }, "node-llama-cpp backend ready");
     return { module, llama, threads };
   } catch (error) {
-    throw new LocalAgentError("model_error", `node-llama-cpp has no usable prebuilt binary for this machine: ${errorMessage(error)}`, {
+    throw new ModelError("unreachable", `node-llama-cpp has no usable prebuilt binary for this machine: ${errorMessage(error)}`, {
       cause: error,
-      details: { kind: "unreachable" },
+      model: "node-llama-cpp",
+      provider: "embedded",
     });
   }
 }
