@@ -36,6 +36,11 @@ export interface ModelView {
   /** base_url's origin and path, or the GGUF path. */
   endpoint: string;
   model?: string;
+  /** Embedded models: the precision named by the GGUF file (or `quantization:`), and whether loaded and what it is charged. */
+  quantization?: string;
+  quantizationWarning?: string;
+  loaded?: boolean;
+  chargedBytes?: number;
   taskTypes: string[];
   health: { state: string; failures: number; served: number; lastError?: string; retryInMs?: number };
 }
@@ -162,6 +167,7 @@ export class ModelService {
         provider: entry.provider,
         endpoint: entry.provider === "embedded" ? entry.path : endpointOf(entry.base_url),
         ...(entry.provider !== "embedded" ? { model: entry.model } : {}),
+        ...(entry.provider === "embedded" ? (routed.model as { describe?: () => Partial<ModelView> }).describe?.() : {}),
         taskTypes: taskTypes.get(routed.config.name) ?? [],
         health: {
           state: health.state,

@@ -75,6 +75,9 @@ describe.skipIf(unavailable !== undefined)("embedded model through the daemon (-
     expect(typeof structured.json.verdict).toBe("string");
     expect(typeof structured.json.score).toBe("number");
     expect(daemon.output()).toContain("model loaded into the memory budget");
+    const models = await callApi(daemon.url, "GET", "/api/models");
+    const listed = (models.body.models as Json[]).find((model) => model.name === "default");
+    expect(listed).toMatchObject({ provider: "embedded", endpoint: files.tiny.path, quantization: "F32", loaded: true });
   });
 
   it("refuses a model larger than memory_limit with a clear error, and keeps serving", async () => {

@@ -172,6 +172,7 @@ describe.skipIf(unavailable !== undefined)("embedded model (node-llama-cpp, gene
   });
 
   it("reports the file's quantization and a configured one that disagrees", async () => {
+    expect(tiny.describe()).toEqual({ quantization: "F32", loaded: true, chargedBytes: expect.any(Number) as number });
     const info = await tiny.info();
     expect(info).toMatchObject({ provider: "embedded", quantization: "F32", loaded: true, contextSize: 1024, fileBytes: files.tiny.bytes });
     const labeled = createEmbeddedModel(

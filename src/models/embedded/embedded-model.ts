@@ -17,6 +17,7 @@ import {
   type LlamaModel,
   type LlamaRuntime,
 } from "./node-llama-cpp.js";
+import { readGgufGeneral } from "./gguf-header.js";
 import { resolveQuantization } from "./quantization.js";
 
 /** A `models:` entry with `provider: embedded` (or the `default` model of `--model-path`). */
@@ -90,6 +91,7 @@ export class EmbeddedModel implements LanguageModel {
   readonly stats: EmbeddedModelStats = { loads: 0, requests: 0, evaluatedInputTokens: 0 };
   private readonly allocatable: AllocatableModel<LoadedEmbedded>;
   private insights: Promise<{ insights: GgufInsights; fileType: number | undefined }> | undefined;
+  private header: { fileType?: number } | null | undefined;
 
   constructor(
     readonly name: string,
@@ -177,6 +179,22 @@ export class EmbeddedModel implements LanguageModel {
       contextSize,
       loaded: loaded !== undefined,
       chargedBytes: loaded?.bytes,
+    };
+  }
+
+  /**
+   * What listings show without loading anything: precision from the GGUF header (read once, without
+   * node-llama-cpp), a configured `quantization:` that disagrees, and what the model is charged when loaded.
+   */
+  describe(): { quantization?: string; quantizationWarning?: string; loaded: boolean; chargedBytes?: number } {
+    this.header ??= readGgufGeneral(this.path) ?? null;
+    const { quantization, mismatch } = resolveQuantization(this.header?.fileType, this.entry.quantization);
+    const loaded = this.deps.allocator.list().find((allocation) => allocation.key === this.allocatable.key);
+    return {
+      ...(quantization !== undefined ? { quantization } : {}),
+      ...(mismatch !== undefined ? { quantizationWarning: mismatch } : {}),
+      loaded: loaded !== undefined,
+      ...(loaded ? { chargedBytes: loaded.bytes } : {}),
     };
   }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { nodeLlamaCppUnavailable } from "../../../test/helpers/embedded.js";
 import { makeTempDir } from "../../../test/helpers/index.js";
+import { writeFileSync } from "node:fs";
+import { readGgufGeneral } from "./gguf-header.js";
 import { buildTinyLlamaGguf, tinyVocabulary, writeTinyLlamaGguf } from "./gguf-writer.js";
 
 const unavailable = await nodeLlamaCppUnavailable();
@@ -43,6 +45,23 @@ describe("tiny llama GGUF writer", () => {
       expect(info.metadata.general).toMatchObject({ architecture: "llama", name: "reader-check", file_type: 1 });
       expect(info.metadata.llama).toMatchObject({ block_count: 3, embedding_length: 64, context_length: 512 });
       expect(info.tensorInfo).toHaveLength(3 + 3 * 9);
+    } finally {
+      temp.cleanup();
+    }
+  });
+
+  it("is read back by the header reader `models list` uses (no node-llama-cpp needed)", () => {
+    const temp = makeTempDir();
+    try {
+      writeTinyLlamaGguf(`${temp.dir}/f16.gguf`, { fileType: "F16", name: "listed" });
+      expect(readGgufGeneral(`${temp.dir}/f16.gguf`)).toEqual({ architecture: "llama", name: "listed", fileType: 1 });
+      writeTinyLlamaGguf(`${temp.dir}/f32.gguf`, {});
+      expect(readGgufGeneral(`${temp.dir}/f32.gguf`)?.fileType).toBe(0);
+      writeFileSync(`${temp.dir}/not.gguf`, "definitely not a model");
+      expect(readGgufGeneral(`${temp.dir}/not.gguf`)).toBeUndefined();
+      writeFileSync(`${temp.dir}/cut.gguf`, buildTinyLlamaGguf().subarray(0, 40));
+      expect(readGgufGeneral(`${temp.dir}/cut.gguf`)).toBeUndefined();
+      expect(readGgufGeneral(`${temp.dir}/missing.gguf`)).toBeUndefined();
     } finally {
       temp.cleanup();
     }
