@@ -4,13 +4,16 @@ import { redactSecrets } from "./audit-entry.js";
 /**
  * One call to a language model, for the audit log. Only these fields are written: never the
  * prompt, the completion, headers or keys (the builder copies field by field, so extra properties
- * of an object passed in are dropped).
+ * of an object passed in are dropped). The entry uses the same keys as the model router's own
+ * `model-call` entries (src/models): `usage.input/output`, `outcome`.
  */
 export interface ModelCallRecord {
-  /** The model as configured, e.g. `qwen2.5-7b-instruct` or `gpt-4o-mini`. */
+  /** The model that served, e.g. `qwen2.5-7b-instruct` or `gpt-4o-mini`. */
   model: string;
-  /** The provider entry that was asked, e.g. `openai`, `ollama`, `llama-cpp`. */
+  /** Its provider, e.g. `openai`, `ollama`, `llama-cpp`. */
   provider: string;
+  /** What was asked for (a task type or model name) when a router chose the model. */
+  target?: string;
   inputTokens?: number;
   outputTokens?: number;
   durationMs: number;
@@ -18,8 +21,8 @@ export interface ModelCallRecord {
   cached?: boolean;
   /** Who actually answered when a router or fallback chain is involved (provider/model). */
   servedBy?: string;
-  status: "ok" | "error";
-  /** Error code or short message when status is error (secrets are redacted like every entry). */
+  outcome: "ok" | "error";
+  /** Error code or short message when the outcome is error (secrets are redacted like every entry). */
   error?: string;
 }
 
@@ -30,7 +33,7 @@ export interface ToolCallRecord {
   arguments?: unknown;
   decision: "allow" | "ask" | "deny";
   /** `ok`/`error` after running; `denied` when it never ran (deny, or an ask that was refused). */
-  status: "ok" | "error" | "denied";
+  outcome: "ok" | "error" | "denied";
   /** The policy rule behind the decision, when one decided. */
   rule?: string;
   durationMs?: number;
@@ -46,10 +49,15 @@ export function modelCallEntry(call: ModelCallRecord, actor: AuditActor = {}): A
     model: String(call.model),
     provider: String(call.provider),
     durationMs: roundMs(call.durationMs),
-    status: call.status,
+    outcome: call.outcome,
   };
-  if (isCount(call.inputTokens)) details.inputTokens = call.inputTokens;
-  if (isCount(call.outputTokens)) details.outputTokens = call.outputTokens;
+  if (call.target !== undefined) details.target = String(call.target);
+  if (isCount(call.inputTokens) || isCount(call.outputTokens)) {
+    details.usage = {
+      ...(isCount(call.inputTokens) ? { input: call.inputTokens } : {}),
+      ...(isCount(call.outputTokens) ? { output: call.outputTokens } : {}),
+    };
+  }
   if (call.cached !== undefined) details.cached = call.cached === true;
   if (call.servedBy !== undefined) details.servedBy = String(call.servedBy);
   if (call.error !== undefined) details.error = String(call.error).slice(0, 300);
@@ -58,7 +66,7 @@ export function modelCallEntry(call: ModelCallRecord, actor: AuditActor = {}): A
 
 /** The `tool-call` audit entry for one call. */
 export function toolCallEntry(call: ToolCallRecord, actor: AuditActor = {}): AuditInput {
-  const details: Record<string, unknown> = { tool: String(call.tool), decision: call.decision, status: call.status };
+  const details: Record<string, unknown> = { tool: String(call.tool), decision: call.decision, outcome: call.outcome };
   if (call.arguments !== undefined) details.arguments = summarizeArguments(call.arguments);
   if (call.rule !== undefined) details.rule = String(call.rule);
   if (call.durationMs !== undefined) details.durationMs = roundMs(call.durationMs);

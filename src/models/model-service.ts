@@ -3,6 +3,7 @@ import { readFileSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { z } from "zod";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
+import { modelCallEntry, type AuditInput } from "../audit/index.js";
 import type { Logger } from "../logger/index.js";
 import type { Store } from "../store/index.js";
 import { checkModelReferences, modelsConfigSchema, type ModelsConfigInput } from "./config-schema.js";
@@ -14,7 +15,7 @@ import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart } from 
 
 /** Where model-call audit entries go (the audit log's `record`). */
 export interface ModelAuditSink {
-  record(entry: { type: string; actor?: Record<string, string | undefined>; details?: Record<string, unknown> }): unknown;
+  record(entry: AuditInput): unknown;
 }
 
 export interface ModelServiceOptions extends Omit<ResolveModelsOptions, "source"> {
@@ -274,26 +275,40 @@ export class ModelService {
   }
 
   private audit(record: ModelCallRecord): void {
+    if (record.fellThrough.length > 0 || record.outcome === "error") {
+      this.options.logger?.warn(
+        { target: record.target, model: record.model, outcome: record.outcome, fellThrough: record.fellThrough, error: record.error },
+        record.outcome === "ok"
+          ? `model call for "${record.target}" fell through to ${record.model ?? "?"}`
+          : `model call for "${record.target}" failed`,
+      );
+    }
     const sink = this.options.audit;
     if (!sink) return;
     try {
-      sink.record({
-        type: "model-call",
-        actor: { ...record.caller },
-        details: {
-          target: record.target,
-          model: record.model,
-          provider: record.provider,
-          // "usage", not "inputTokens": the audit log redacts every key that looks like "token".
-          usage: { input: record.usage.inputTokens, output: record.usage.outputTokens },
+      // The shared model-call entry (src/audit), plus what only the router knows: the task type asked
+      // for, the models that failed before this one, and whether it streamed. Never prompts or keys.
+      const entry = modelCallEntry(
+        {
+          model: record.model ?? record.target,
+          provider: record.provider ?? "router",
+          inputTokens: record.usage.inputTokens,
+          outputTokens: record.usage.outputTokens,
           durationMs: record.durationMs,
           cached: record.cached,
+          ...(record.model !== undefined ? { servedBy: `${record.provider ?? "?"}/${record.model}` } : {}),
           outcome: record.outcome,
-          stream: record.stream,
-          ...(record.error ? { error: record.error } : {}),
-          ...(record.fellThrough.length > 0 ? { fellThrough: record.fellThrough } : {}),
+          ...(record.error !== undefined ? { error: record.error } : {}),
         },
-      });
+        record.caller ?? {},
+      );
+      entry.details = {
+        ...entry.details,
+        target: record.target,
+        stream: record.stream,
+        ...(record.fellThrough.length > 0 ? { fellThrough: record.fellThrough } : {}),
+      };
+      sink.record(entry);
     } catch (error) {
       this.options.logger?.error({ err: error }, "model-call audit entry not written");
     }

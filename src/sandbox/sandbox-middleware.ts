@@ -36,7 +36,6 @@ interface ShellFields {
   cwd?: string;
   shell?: string;
   sandbox?: SandboxMode;
-  network?: boolean | string[];
   limits?: LimitsInput;
 }
 
@@ -70,8 +69,7 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
     const where = `step "${context.path}" of workflow "${context.workflow.name}"`;
     const workspace = workspaceFor(options.dataDir, context.workflow.name);
     mkdirSync(workspace, { recursive: true });
-    // `network:` may be a field of every step (the egress component's) or of the shell step.
-    const stepNetwork = (context.step as { network?: boolean | string[] }).network ?? fields.network;
+    const stepNetwork = context.step.network;
     const hosts = Array.isArray(stepNetwork) ? stepNetwork : undefined;
     let route: EgressRoute | undefined;
     let network: SandboxNetwork = stepNetwork === true ? { mode: "full" } : { mode: "none" };
@@ -138,6 +136,14 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
         prepared = await sandbox.prepare({ ...request, network });
       }
       launch = attachLaunch(context, prepared);
+      context.services.events.emit({
+        type: "step-sandboxed",
+        runId: context.runId,
+        step: context.path,
+        profile: prepared.profile,
+        sandboxed: prepared.sandboxed,
+        at: context.services.clock.now(),
+      });
     } catch (error) {
       await route?.close();
       if (error instanceof LocalAgentError) throw error;
