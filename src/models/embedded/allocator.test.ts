@@ -182,6 +182,21 @@ describe.skipIf(unavailable !== undefined)("ModelAllocator with real node-llama-
     expect(allocator.isLoaded("busy")).toBe(true);
   });
 
+  it("keeps a reconfigured model (same name, new instance) apart from the one it replaces", async () => {
+    const { allocator, events } = setup();
+    const before = model(allocator, "local", files.tiny.path);
+    const after = model(allocator, "local", files.tinyOther.path);
+    await before.generate(hello());
+    const answer = await after.generate(hello());
+    expect(answer.model).toBe("local");
+    expect(after.stats.loads).toBe(1);
+    // The old table's model is closed once its last request finished: the new one stays loaded.
+    await before.close();
+    expect(events).toEqual(["loaded:local", "loaded:local", "unloaded:local"]);
+    expect(after.describe().loaded).toBe(true);
+    expect(before.describe().loaded).toBe(false);
+  });
+
   it("serializes concurrent loads of the same model into one load", async () => {
     const { allocator, events } = setup();
     const shared = model(allocator, "shared", files.tiny.path);
