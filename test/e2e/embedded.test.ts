@@ -11,7 +11,7 @@ const WORKFLOW = `workflow:
   tasks:
     - name: answer
       type: ai
-      model: default
+      model: general
       prompt: "Say hello"
       max_tokens: 4
     - name: structured
@@ -42,7 +42,7 @@ describe.skipIf(unavailable !== undefined)("embedded model through the daemon (-
   beforeAll(async () => {
     files = writeTestModels(dir, ["tiny", "big"]);
     writeConfigDir(configDir, {
-      // The big model (28 MB of weights) can never fit 20 MB; the steps name the --model-path model `default`.
+      // The big model (28 MB of weights) can never fit 20 MB; `general` is not routed, so the --model-path model (`default`) serves it.
       config: [
         "memory_limit: 20m",
         "models:",
