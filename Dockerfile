@@ -12,6 +12,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
+# The embedded engine (optional node-llama-cpp) stays, CPU build only: its CUDA and Vulkan builds are 619 MB
+# and this slim image has no GPU runtime. A GPU image keeps them (docs/models.md).
+RUN rm -rf node_modules/@node-llama-cpp/linux-x64-cuda node_modules/@node-llama-cpp/linux-x64-cuda-ext node_modules/@node-llama-cpp/linux-x64-vulkan
 
 FROM node:20-bookworm-slim
 WORKDIR /app
