@@ -297,7 +297,7 @@ export class ModelService {
           durationMs: record.durationMs,
           cached: record.cached,
           ...(record.model !== undefined ? { servedBy: `${record.provider ?? "?"}/${record.model}` } : {}),
-          outcome: record.outcome,
+          status: record.outcome,
           ...(record.error !== undefined ? { error: record.error } : {}),
         },
         record.caller ?? {},
