@@ -8,10 +8,5 @@ export {
   type TelegramPollingOptions,
 } from "./telegram-channel.js";
 export { classifyTelegramError, redactToken, type TelegramFailure } from "./telegram-errors.js";
-export {
-  createMemoryUpdateOffset,
-  createStoreUpdateOffset,
-  UPDATE_OFFSET_NAMESPACE,
-  type UpdateOffsetStore,
-} from "./update-offset.js";
+export { createMemoryUpdateOffset, createStoreUpdateOffset, UPDATE_OFFSET_NAMESPACE, type UpdateOffsetStore } from "./update-offset.js";
 export { parseUpdate, type ParsedUpdate } from "./updates.js";

@@ -1,21 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, escapeMarkdownV2, unescapeMarkdownV2 } from "./escape.js";
+import { assertPlainMarkdownV2 } from "../../../test/helpers/telegram.js";
 import { renderMessage } from "./render.js";
 
 const SPECIAL = "_*[]()~`>#+-=|{}.!\\";
-
-/** Written from Telegram's rules, independent of the code under test: a part made from plain text. */
-export function assertPlainMarkdownV2(part: string): void {
-  for (let index = 0; index < part.length; index++) {
-    const character = part[index]!;
-    if (character === "\\") {
-      if (index + 1 >= part.length) throw new Error(`part ends with a lone backslash`);
-      index++;
-      continue;
-    }
-    if (SPECIAL.includes(character)) throw new Error(`unescaped "${character}" at ${index}: ${part.slice(Math.max(0, index - 10), index + 10)}`);
-  }
-}
 
 /** Every tag closed in order and every & starting an entity. */
 function assertValidHtml(part: string): void {
@@ -30,7 +18,24 @@ function assertValidHtml(part: string): void {
 }
 
 function sampleText(length: number): string {
-  const words = ["alert:", "disk", "/var/log", "95%", "full!", "(see", "[docs]", "a_b*c", "~x~", "`code`", "#1", "a+b=c", "{x|y}", "1.5", "back\\slash", "emoji 🚀"];
+  const words = [
+    "alert:",
+    "disk",
+    "/var/log",
+    "95%",
+    "full!",
+    "(see",
+    "[docs]",
+    "a_b*c",
+    "~x~",
+    "`code`",
+    "#1",
+    "a+b=c",
+    "{x|y}",
+    "1.5",
+    "back\\slash",
+    "emoji 🚀",
+  ];
   let text = "";
   let index = 0;
   while (text.length < length) {
@@ -43,7 +48,11 @@ function sampleText(length: number): string {
 
 describe("escaping", () => {
   it("escapes every MarkdownV2 special character and the backslash, and round-trips", () => {
-    expect(escapeMarkdownV2(SPECIAL)).toBe(SPECIAL.split("").map((character) => `\\${character}`).join(""));
+    expect(escapeMarkdownV2(SPECIAL)).toBe(
+      SPECIAL.split("")
+        .map((character) => `\\${character}`)
+        .join(""),
+    );
     expect(escapeMarkdownV2("v1.2 (beta) - 50% off!")).toBe("v1\\.2 \\(beta\\) \\- 50% off\\!");
     const text = sampleText(500);
     expect(unescapeMarkdownV2(escapeMarkdownV2(text))).toBe(text);
@@ -108,7 +117,10 @@ describe("renderMessage", () => {
       expect(part.length).toBeLessThanOrEqual(80);
       const fences = part.split("```").length - 1;
       expect(fences % 2).toBe(0);
-      const outsideCode = part.split("```").filter((_, index) => index % 2 === 0).join("");
+      const outsideCode = part
+        .split("```")
+        .filter((_, index) => index % 2 === 0)
+        .join("");
       expect(outsideCode.replace(/\\./g, "").split("*").length % 2).toBe(1);
     }
     const continued = parts.filter((part) => part.includes("print")).slice(1);

@@ -266,7 +266,10 @@ export class TelegramChannel implements Channel {
   }
 
   private permanent(chatId: string, reason: string): LocalAgentError {
-    return new LocalAgentError("delivery_failed", `telegram channel "${this.name}", chat ${chatId}: ${redactToken(reason, this.options.token)}`);
+    return new LocalAgentError(
+      "delivery_failed",
+      `telegram channel "${this.name}", chat ${chatId}: ${redactToken(reason, this.options.token)}`,
+    );
   }
 
   private remember(key: string, sent: string[]): void {

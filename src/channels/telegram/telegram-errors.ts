@@ -32,7 +32,12 @@ export function classifyTelegramError(error: unknown, token: string): TelegramFa
     const retryAfter = typeof error.parameters.retry_after === "number" ? error.parameters.retry_after : undefined;
     const description = redactToken(String(error.description ?? "no description"), token);
     if (status === 401 || status === 404) {
-      return { status, retryAfter, retryable: false, reason: `the bot token was rejected (${status}: ${description}); check auth: (from @BotFather)` };
+      return {
+        status,
+        retryAfter,
+        retryable: false,
+        reason: `the bot token was rejected (${status}: ${description}); check auth: (from @BotFather)`,
+      };
     }
     const retryable = status === undefined || status === 429 || status === 409 || status >= 500;
     const wait = retryAfter === undefined ? "" : `, retry after ${retryAfter}s`;
