@@ -6,7 +6,7 @@ import { createSilentLogger, type Logger } from "../../logger/index.js";
 import type { Channel, ChannelCapabilities, ChannelContext, InboundMessage, OutboundMessage, SentMessage } from "../types.js";
 import { renderMessage, TELEGRAM_MAX_MESSAGE_LENGTH, type TelegramMessageParser } from "./render.js";
 import { classifyTelegramError, redactToken, toDeliveryError } from "./telegram-errors.js";
-import { createMemoryUpdateOffset, type UpdateOffsetStore } from "./update-offset.js";
+import { createMemoryUpdateOffset, stateUpdateOffset, type UpdateOffsetStore } from "./update-offset.js";
 import { parseUpdate } from "./updates.js";
 
 /** The header Telegram sends with each webhook call when setWebhook was given a secret_token. */
@@ -62,7 +62,7 @@ export class TelegramChannel implements Channel {
   private readonly api: Api;
   private readonly logger: Logger;
   private readonly parser: TelegramMessageParser;
-  private readonly offsetStore: UpdateOffsetStore;
+  private offsetStore: UpdateOffsetStore;
   private readonly secret: string;
   private context: ChannelContext | undefined;
   private controller = new AbortController();
@@ -91,6 +91,8 @@ export class TelegramChannel implements Channel {
       );
     }
     this.context = context;
+    // The manager's durable state keeps the offset across restarts; an explicit offsetStore wins (tests).
+    if (!this.options.offsetStore && context.state) this.offsetStore = stateUpdateOffset(context.state);
     if (this.controller.signal.aborted) this.controller = new AbortController();
     const signal = this.controller.signal;
     this.loop = this.options.webhookUrl === undefined ? this.poll(signal) : this.registerWebhook(signal);
@@ -130,13 +132,15 @@ export class TelegramChannel implements Channel {
     return { messageIds: sent };
   }
 
-  async handleEvent(event: unknown, headers: Record<string, string | undefined>): Promise<void> {
+  async handleEvent(event: unknown, headers: Record<string, string | undefined>, _rawBody?: string): Promise<void> {
     if (this.webhookPath === undefined) {
       throw new LocalAgentError("bad_request", `telegram channel "${this.name}" uses long polling, not a webhook`);
     }
     if (!this.verifySecret(headers[TELEGRAM_SECRET_HEADER])) {
-      this.logger.warn("telegram webhook call refused: missing or wrong secret token header");
-      throw new LocalAgentError("bad_request", "missing or wrong X-Telegram-Bot-Api-Secret-Token header", { details: { status: 401 } });
+      // The route reports the refusal (logged and audited by the manager); answering 401 makes Telegram retry later.
+      throw new LocalAgentError("bad_request", `telegram channel "${this.name}": missing or wrong X-Telegram-Bot-Api-Secret-Token header`, {
+        details: { httpStatus: 401 },
+      });
     }
     await this.processUpdate(event);
   }
@@ -152,7 +156,9 @@ export class TelegramChannel implements Channel {
   private async processUpdate(update: unknown): Promise<void> {
     const parsed = parseUpdate(update, this.name, Date.now());
     if (parsed.kind === "ignored") {
-      this.logger.warn({ update_id: parsed.updateId, reason: parsed.reason }, `telegram update ignored: ${parsed.reason}`);
+      const details = { update_id: parsed.updateId };
+      if (this.context?.reject) this.context.reject(`telegram update ignored: ${parsed.reason}`, details);
+      else this.logger.warn({ ...details, reason: parsed.reason }, `telegram update ignored: ${parsed.reason}`);
       return;
     }
     const context = this.context;

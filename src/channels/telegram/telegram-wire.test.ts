@@ -109,6 +109,24 @@ describe("TelegramChannel on the Bot API wire", () => {
     }
   });
 
+  it("keeps the offset in the manager's channel state and reports ignored updates through reject", async () => {
+    const pending: unknown[] = [textUpdate(3, "hi"), { update_id: 4, poll: {} }];
+    server.on("getUpdates", ({ body }) => ({
+      result: pending.filter((update) => (update as { update_id: number }).update_id >= Number(body.offset ?? 0)),
+    }));
+    const state = new Map<string, unknown>();
+    const rejected: string[] = [];
+    const managed = {
+      receive: context.receive,
+      state: { get: (key: string) => state.get(key), set: (key: string, value: unknown) => void state.set(key, value) },
+      reject: (reason: string) => void rejected.push(reason),
+    };
+    await createChannel().start(managed);
+    await waitFor(() => state.get("telegram.update_offset") === 5);
+    expect(received.map((message) => message.text)).toEqual(["hi"]);
+    expect(rejected).toEqual(['telegram update ignored: update type "poll" is not handled']);
+  });
+
   it("does not move the offset past an update whose queueing failed", async () => {
     const pending = [textUpdate(1, "a"), textUpdate(2, "b")];
     server.on("getUpdates", ({ body }) => ({ result: pending.filter((update) => update.update_id >= Number(body.offset ?? 0)) }));
@@ -255,10 +273,11 @@ describe("TelegramChannel on the Bot API wire", () => {
       for (const headers of [{}, { [TELEGRAM_SECRET_HEADER]: "wrong" }, { [TELEGRAM_SECRET_HEADER]: `${secret}x` }]) {
         const refused = await failure(channel.handleEvent(textUpdate(2, "forged"), headers));
         expect(refused.code).toBe("bad_request");
-        expect(refused.details).toEqual({ status: 401 });
+        expect(refused.details).toEqual({ httpStatus: 401 });
+        expect(refused.message).toBe('telegram channel "tg": missing or wrong X-Telegram-Bot-Api-Secret-Token header');
+        expect(refused.message).not.toContain(secret);
       }
       expect(received).toHaveLength(1);
-      expect(lines.join("\n")).toContain("missing or wrong secret token header");
       expect(lines.join("\n")).not.toContain(secret);
     });
 

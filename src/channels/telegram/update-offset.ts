@@ -1,4 +1,5 @@
 import type { Store } from "../../store/index.js";
+import type { ChannelState } from "../types.js";
 
 /**
  * Where a polling channel keeps the offset of the next update to fetch (last processed update id + 1).
@@ -38,6 +39,22 @@ export function createMemoryUpdateOffset(initial?: number): UpdateOffsetStore {
     load: () => offset,
     save(value) {
       offset = value;
+    },
+  };
+}
+
+/** Key of the offset in a channel's durable state (ChannelContext.state). */
+export const UPDATE_OFFSET_KEY = "telegram.update_offset";
+
+/** Keeps the offset in the channel's durable state given by the channel manager. */
+export function stateUpdateOffset(state: ChannelState): UpdateOffsetStore {
+  return {
+    load() {
+      const value = state.get(UPDATE_OFFSET_KEY);
+      return typeof value === "number" ? value : undefined;
+    },
+    save(offset) {
+      state.set(UPDATE_OFFSET_KEY, offset);
     },
   };
 }
