@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 import emulatorModule from "telegram-test-api";
 import type { TelegramServer as TelegramServerClass } from "telegram-test-api/lib/telegramServer.js";
 import { freePort } from "./index.js";
@@ -140,5 +140,49 @@ export function assertPlainMarkdownV2(part: string): void {
     }
     if (MARKDOWN_V2_SPECIAL.includes(character))
       throw new Error(`unescaped "${character}" at ${index}: ${part.slice(Math.max(0, index - 10), index + 10)}`);
+  }
+}
+
+/** A minimal SOCKS5 server (no auth, CONNECT only) that records where each connection went. */
+export class Socks5Server {
+  readonly connections: string[] = [];
+  private readonly server = createNetServer((client) => this.accept(client));
+  port = 0;
+
+  async start(): Promise<void> {
+    await new Promise<void>((done) => this.server.listen(0, "127.0.0.1", done));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((done) => this.server.close(() => done()));
+  }
+
+  private accept(client: Socket): void {
+    client.on("error", () => client.destroy());
+    client.once("data", (greeting: Buffer) => {
+      if (greeting[0] !== 5) return client.destroy();
+      client.write(Buffer.from([5, 0]));
+      client.once("data", (request: Buffer) => {
+        const type = request[3];
+        let host: string;
+        let offset: number;
+        if (type === 1) {
+          host = [...request.subarray(4, 8)].join(".");
+          offset = 8;
+        } else if (type === 3) {
+          const length = request[4]!;
+          host = request.subarray(5, 5 + length).toString("utf8");
+          offset = 5 + length;
+        } else return client.destroy();
+        const port = request.readUInt16BE(offset);
+        this.connections.push(`${host}:${port}`);
+        const upstream = connect(port, host, () => {
+          client.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
+          client.pipe(upstream).pipe(client);
+        });
+        upstream.on("error", () => client.destroy());
+      });
+    });
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Agent } from "node:http";
 import { Api } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
 import { LocalAgentError } from "../../errors/index.js";
@@ -43,6 +44,8 @@ export interface TelegramChannelOptions {
   maxInlineRetryAfterSeconds?: number;
   /** Longest part of a split message (default and maximum 4096). */
   maxMessageLength?: number;
+  /** HTTP agent for every Bot API call (a SOCKS proxy from `proxy:`). */
+  agent?: Agent;
 }
 
 const TOKEN_SHAPE = /^\d+:[\w-]{20,}$/;
@@ -80,7 +83,10 @@ export class TelegramChannel implements Channel {
     const maxMessageLength = Math.min(options.maxMessageLength ?? TELEGRAM_MAX_MESSAGE_LENGTH, TELEGRAM_MAX_MESSAGE_LENGTH);
     this.capabilities = { maxMessageLength, formats: ["plain", "markdown_v2", "html"], buttons: true, edit: false };
     const apiRoot = options.apiRoot?.replace(/\/+$/, "");
-    this.api = new Api(options.token, apiRoot === undefined ? {} : { apiRoot });
+    this.api = new Api(options.token, {
+      ...(apiRoot === undefined ? {} : { apiRoot }),
+      ...(options.agent === undefined ? {} : { baseFetchConfig: { agent: options.agent, compress: true } }),
+    });
   }
 
   async start(context: ChannelContext): Promise<void> {

@@ -4,12 +4,13 @@
  * speaking the Bot API wire format.
  */
 import { Writable } from "node:stream";
+import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalAgentError } from "../../errors/index.js";
 import { createLogger } from "../../logger/index.js";
 import { SqliteStore } from "../../store/index.js";
 import { makeTempDir, waitFor } from "../../../test/helpers/index.js";
-import { BotApiServer } from "../../../test/helpers/telegram.js";
+import { BotApiServer, Socks5Server } from "../../../test/helpers/telegram.js";
 import type { InboundMessage } from "../types.js";
 import { TelegramChannel, TELEGRAM_SECRET_HEADER, type TelegramChannelOptions } from "./telegram-channel.js";
 import { createStoreUpdateOffset } from "./update-offset.js";
@@ -252,6 +253,20 @@ describe("TelegramChannel on the Bot API wire", () => {
     const tooLong = await failure(channel.sendMessage({ chatId: "42", text: "x", buttons: [[{ text: "B", action: "a".repeat(65) }]] }));
     expect(tooLong.retryable).toBe(false);
     expect(tooLong.message).toContain("longer than 64 bytes");
+  });
+
+  it("sends every Bot API call through a SOCKS5 proxy when given one", async () => {
+    const proxy = new Socks5Server();
+    await proxy.start();
+    try {
+      server.on("sendMessage", () => ({ result: { message_id: 9, date: 0, chat: { id: 42 } } }));
+      const channel = createChannel({ agent: new SocksProxyAgent(`socks5://127.0.0.1:${proxy.port}`) });
+      expect(await channel.sendMessage({ chatId: "42", text: "via proxy" })).toEqual({ messageIds: ["9"] });
+      expect(server.callsOf("sendMessage")[0]!.body.text).toBe("via proxy");
+      expect(proxy.connections).toContain(`127.0.0.1:${server.port}`);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   describe("webhook mode", () => {
