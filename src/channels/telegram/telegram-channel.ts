@@ -97,6 +97,7 @@ export class TelegramChannel implements Channel {
       );
     }
     this.context = context;
+    if (this.loop) return; // already running
     // The manager's durable state keeps the offset across restarts; an explicit offsetStore wins (tests).
     if (!this.options.offsetStore && context.state) this.offsetStore = stateUpdateOffset(context.state);
     if (this.controller.signal.aborted) this.controller = new AbortController();
@@ -204,14 +205,19 @@ export class TelegramChannel implements Channel {
           { ...(offset === undefined ? {} : { offset }), timeout: timeoutSeconds, allowed_updates: [...ALLOWED_UPDATES] },
           apiSignal(signal),
         );
+        let confirmed = 0;
         for (const update of updates as unknown[]) {
           if (signal.aborted) return;
           await this.processUpdate(update);
-          const updateId = (update as { update_id?: unknown }).update_id;
-          if (typeof updateId === "number" && Number.isSafeInteger(updateId)) this.offsetStore.save(updateId + 1);
+          const updateId = (update as { update_id?: unknown } | null)?.update_id;
+          if (typeof updateId === "number" && Number.isSafeInteger(updateId) && updateId >= (offset ?? 0)) {
+            this.offsetStore.save(updateId + 1);
+            confirmed++;
+          }
         }
-        // An empty answer long before the timeout: the server does not long-poll (or is misbehaving). Back off.
-        const early = updates.length === 0 && Date.now() - startedAt < (timeoutSeconds * 1000) / 2;
+        // Nothing new long before the timeout: the server does not long-poll, or keeps sending what it
+        // cannot be told is done (entries without an update_id). Back off instead of spinning.
+        const early = confirmed === 0 && Date.now() - startedAt < (timeoutSeconds * 1000) / 2;
         backoff = early ? Math.min(maxBackoff, Math.max(minBackoff, backoff * 2)) : 0;
       } catch (error) {
         if (signal.aborted) return;

@@ -150,7 +150,11 @@ describe("TelegramChannel on the Bot API wire", () => {
   it("backs off when getUpdates answers at once with nothing, or fails, instead of spinning", async () => {
     const { logger, lines } = captureLogger();
     let answer = 0;
-    server.on("getUpdates", () => (++answer % 2 === 0 ? { status: 502, description: "Bad Gateway" } : { result: [] }));
+    // Empty at once, a 502, and entries it can never confirm (no update_id): none may make the loop spin.
+    server.on(
+      "getUpdates",
+      () => [{ result: [] }, { status: 502, description: "Bad Gateway" }, { result: ["garbage", { no: "id" }] }][++answer % 3]!,
+    );
     await createChannel({ logger, polling: { timeoutSeconds: 30, minBackoffMs: 100, maxBackoffMs: 200 } }).start(context);
     await new Promise((done) => setTimeout(done, 1000));
     // A busy loop would make hundreds of calls in a second; backing off at 100–200 ms allows about ten.
@@ -158,6 +162,7 @@ describe("TelegramChannel on the Bot API wire", () => {
     expect(server.callsOf("getUpdates").length).toBeGreaterThanOrEqual(2);
     const failures = lines.filter((line) => line.includes("telegram polling failed"));
     expect(failures.join("\n")).toContain("502: Bad Gateway");
+    expect(lines.join("\n")).toContain("update has no integer update_id");
     expect(lines.join("\n")).not.toContain(TOKEN);
   });
 

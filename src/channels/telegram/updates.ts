@@ -89,6 +89,7 @@ function isSafeInteger(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value);
 }
 
+/** Telegram sends integers; an id-like string is accepted too (ids are only compared, never computed with). */
 function isId(value: unknown): value is number | string {
-  return isSafeInteger(value) || (typeof value === "string" && /^-?\d+$/.test(value));
+  return isSafeInteger(value) || (typeof value === "string" && /^[\w@:.-]{1,64}$/.test(value));
 }
