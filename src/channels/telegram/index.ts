@@ -10,3 +10,4 @@ export {
 export { classifyTelegramError, redactToken, type TelegramFailure } from "./telegram-errors.js";
 export { createMemoryUpdateOffset, createStoreUpdateOffset, UPDATE_OFFSET_NAMESPACE, type UpdateOffsetStore } from "./update-offset.js";
 export { parseUpdate, type ParsedUpdate } from "./updates.js";
+export { createTelegramChannelFromPlatform } from "./telegram-factory.js";
