@@ -32,7 +32,12 @@ export class TelegramEmulator {
   }
 
   async restart(): Promise<void> {
+    const previous = this.server;
     this.server = new TelegramServer({ port: this.port, host: "127.0.0.1", storeTimeout: 600 });
+    // Telegram never reuses message and update ids; a fresh emulator would count from 1 again.
+    type Counters = { messageId: number; updateId: number; callbackId: number };
+    const from = previous as unknown as Counters;
+    Object.assign(this.server as unknown as Counters, { messageId: from.messageId, updateId: from.updateId, callbackId: from.callbackId });
     await this.server.start();
   }
 
