@@ -244,3 +244,101 @@ describe("Telegram through the daemon, against the telegram-test-api emulator", 
     expect(daemon.output()).not.toContain(TOKEN);
   });
 });
+
+describe("Telegram webhook mode through the daemon", () => {
+  const temp = makeTempDir("localagent-telegram-webhook-");
+  const configDir = join(temp.dir, "config");
+  const dataDir = join(temp.dir, "data");
+  const SECRET = "webhook_secret-0123456789";
+  let emulator: TelegramEmulator;
+  let daemon: DaemonProcess;
+  let updateId = 500;
+
+  const post = async (body: string, headers: Record<string, string>) => {
+    const response = await fetch(`${daemon.url}/api/tgw`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body,
+    });
+    return { status: response.status, text: await response.text() };
+  };
+  const update = (text: string, from = OWNER) =>
+    JSON.stringify({
+      update_id: ++updateId,
+      message: {
+        message_id: updateId,
+        date: 0,
+        chat: { id: from, type: "private" },
+        from: { id: from, is_bot: false, first_name: "Owner" },
+        text,
+      },
+    });
+
+  beforeAll(async () => {
+    emulator = await TelegramEmulator.start();
+    writeConfigDir(configDir, { config: "outbox: { backoff: 100ms, max_backoff: 500ms }\n", workflows: {} });
+    const platforms = writeFile(
+      join(temp.dir, "platforms.json"),
+      JSON.stringify({
+        platforms: [
+          {
+            name: "tgw",
+            type: "telegram",
+            auth: TOKEN,
+            webhook: "https://bot.example.com/api/tgw",
+            secret: SECRET,
+            api_root: emulator.apiRoot,
+            allow_users: [OWNER],
+          },
+        ],
+      }),
+    );
+    daemon = await startDaemon({ configDir, dataDir, args: ["--platform-config", platforms] });
+  });
+
+  afterAll(async () => {
+    await daemon?.stop("SIGKILL");
+    await emulator?.stop();
+    temp.cleanup();
+  });
+
+  it("registers the webhook with its secret token, and takes updates on the URL's path only with that token", async () => {
+    await waitFor(
+      () =>
+        (emulator.server as unknown as { webhooks: Record<string, { url: string; secret_token?: string }> }).webhooks[TOKEN] !== undefined,
+    );
+    const registered = (emulator.server as unknown as { webhooks: Record<string, { url: string; secret_token?: string }> }).webhooks[
+      TOKEN
+    ]!;
+    expect(registered).toMatchObject({ url: "https://bot.example.com/api/tgw", secret_token: SECRET });
+
+    expect((await post(update("/status"), { "x-telegram-bot-api-secret-token": SECRET })).status).toBe(200);
+    await waitFor(() => emulator.botMessages(OWNER).some((message) => unescapeMarkdownV2(message.text).startsWith("LocalAgent")));
+
+    const before = emulator.botMessages(OWNER).length;
+    expect((await post(update("/status"), {})).status).toBe(401);
+    expect((await post(update("/status"), { "x-telegram-bot-api-secret-token": "guess" })).status).toBe(401);
+    await waitFor(() => /channel event rejected: .*missing or wrong X-Telegram-Bot-Api-Secret-Token header/.test(daemon.output()));
+    expect(daemon.output()).not.toContain(SECRET);
+    expect(daemon.output()).not.toContain(TOKEN);
+    expect(emulator.botMessages(OWNER)).toHaveLength(before);
+  });
+
+  it("ignores malformed and unknown updates with a logged reason and keeps serving", async () => {
+    const headers = { "x-telegram-bot-api-secret-token": SECRET };
+    for (const body of [
+      "{not json",
+      "[]",
+      JSON.stringify({ update_id: 1, poll: {} }),
+      JSON.stringify({ update_id: 2, message: { chat: { id: 1 } } }),
+    ]) {
+      expect((await post(body, headers)).status).toBeLessThan(500);
+    }
+    await waitFor(() => /telegram update ignored: update type \\?"poll\\?" is not handled/.test(daemon.output()));
+    expect(daemon.output()).toMatch(/telegram update ignored: update is not a JSON object/);
+    expect((await callApi(daemon.url, "GET", "/healthz")).status).toBe(200);
+    const before = emulator.botMessages(OWNER).length;
+    expect((await post(update("/help"), headers)).status).toBe(200);
+    await waitFor(() => emulator.botMessages(OWNER).length > before);
+  });
+});
