@@ -46,6 +46,8 @@ export interface TelegramChannelOptions {
   maxMessageLength?: number;
   /** HTTP agent for every Bot API call (a SOCKS proxy from `proxy:`). */
   agent?: Agent;
+  /** Called when getUpdates works again after failures: the outbox can send what waited at once. */
+  onReachable?: () => void;
 }
 
 const TOKEN_SHAPE = /^\d+:[\w-]{20,}$/;
@@ -192,6 +194,7 @@ export class TelegramChannel implements Channel {
     const maxBackoff = Math.max(minBackoff, polling.maxBackoffMs ?? 10_000);
     let backoff = 0;
     let webhookCleared = false;
+    let failing = false;
     while (!signal.aborted) {
       const startedAt = Date.now();
       try {
@@ -201,10 +204,13 @@ export class TelegramChannel implements Channel {
           webhookCleared = true;
         }
         const offset = this.offsetStore.load();
+        const failedBefore = failing;
         const updates = await this.api.getUpdates(
           { ...(offset === undefined ? {} : { offset }), timeout: timeoutSeconds, allowed_updates: [...ALLOWED_UPDATES] },
           apiSignal(signal),
         );
+        failing = false;
+        if (failedBefore) this.options.onReachable?.();
         let confirmed = 0;
         for (const update of updates as unknown[]) {
           if (signal.aborted) return;
@@ -222,6 +228,7 @@ export class TelegramChannel implements Channel {
       } catch (error) {
         if (signal.aborted) return;
         const failure = classifyTelegramError(error, this.options.token);
+        failing = failure.status === undefined || failure.status >= 500;
         backoff = failure.status === 401 || failure.status === 404 ? maxBackoff : Math.min(maxBackoff, Math.max(minBackoff, backoff * 2));
         const level = failure.status === 401 || failure.status === 404 ? "error" : "warn";
         this.logger[level]({ reason: failure.reason, retry_in_ms: backoff }, `telegram polling failed: ${failure.reason}`);

@@ -26,6 +26,7 @@ export function createTelegramChannelFromPlatform(platform: PlatformConfig, serv
     name: platform.name,
     token,
     logger: services.logger,
+    onReachable: () => services.wake(),
     messageParser: parserOf(platform.message_parser),
   };
   if (platform.api_root !== undefined) options.apiRoot = url(platform, "api_root", platform.api_root).replace(/\/+$/, "");

@@ -166,6 +166,15 @@ describe("TelegramChannel on the Bot API wire", () => {
     expect(lines.join("\n")).not.toContain(TOKEN);
   });
 
+  it("tells the outbox when the Bot API is reachable again after failures", async () => {
+    let calls = 0;
+    server.on("getUpdates", () => (++calls <= 2 ? { status: 503, description: "Service Unavailable" } : { result: [] }));
+    let woken = 0;
+    await createChannel({ onReachable: () => void woken++ }).start(context);
+    await waitFor(() => calls >= 4);
+    expect(woken).toBe(1);
+  });
+
   it("maps send errors for the outbox: 429 and 5xx retry, 400 and 403 do not, the token never shows", async () => {
     const channel = createChannel({ maxInlineRetryAfterSeconds: 1 });
     const answers: Array<() => unknown> = [];
