@@ -48,6 +48,8 @@ export interface TelegramChannelOptions {
   agent?: Agent;
   /** Called when getUpdates works again after failures: the outbox can send what waited at once. */
   onReachable?: () => void;
+  /** Waits between polls and retries (default: a timer that an abort cuts short); tests record the waits. */
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
 }
 
 const TOKEN_SHAPE = /^\d+:[\w-]{20,}$/;
@@ -74,10 +76,12 @@ export class TelegramChannel implements Channel {
   private loop: Promise<void> | undefined;
   /** Parts already sent of a split message whose send failed half way, so a retry does not repeat them. */
   private readonly partial = new Map<string, string[]>();
+  private readonly sleep: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
 
   constructor(private readonly options: TelegramChannelOptions) {
     this.name = options.name;
     this.parser = options.messageParser ?? "markdown_v2";
+    this.sleep = options.sleep ?? sleep;
     this.logger = (options.logger ?? createSilentLogger()).child({ channel: options.name, kind: "telegram" });
     this.offsetStore = options.offsetStore ?? createMemoryUpdateOffset();
     this.secret = options.webhookSecret ?? randomBytes(32).toString("hex");
@@ -233,7 +237,7 @@ export class TelegramChannel implements Channel {
         const level = failure.status === 401 || failure.status === 404 ? "error" : "warn";
         this.logger[level]({ reason: failure.reason, retry_in_ms: backoff }, `telegram polling failed: ${failure.reason}`);
       }
-      if (backoff > 0) await sleep(backoff, signal);
+      if (backoff > 0) await this.sleep(backoff, signal);
     }
   }
 
@@ -253,7 +257,7 @@ export class TelegramChannel implements Channel {
         if (signal.aborted) return;
         const failure = classifyTelegramError(error, this.options.token);
         this.logger.warn({ reason: failure.reason, retry_in_ms: backoff }, `telegram setWebhook failed: ${failure.reason}`);
-        await sleep(backoff, signal);
+        await this.sleep(backoff, signal);
         backoff = Math.min(backoff * 2, this.options.polling?.maxBackoffMs ?? 60_000);
       }
     }
@@ -268,7 +272,7 @@ export class TelegramChannel implements Channel {
       } catch (error) {
         const failure = classifyTelegramError(error, this.options.token);
         if (failure.status === 429 && failure.retryAfter !== undefined && failure.retryAfter <= maxWait && attempt < 3) {
-          await sleep(failure.retryAfter * 1000, signal);
+          await this.sleep(failure.retryAfter * 1000, signal);
           if (!signal?.aborted) continue;
         }
         if (!failure.retryable) this.partial.delete(key);

@@ -147,19 +147,31 @@ describe("TelegramChannel on the Bot API wire", () => {
     expect(server.callsOf("getUpdates").some((call) => call.body.offset === 2)).toBe(true);
   });
 
-  it("backs off when getUpdates answers at once with nothing, or fails, instead of spinning", async () => {
+  it("backs off when getUpdates answers at once with nothing, fails, or sends what it cannot confirm, and resets on updates", async () => {
     const { logger, lines } = captureLogger();
-    let answer = 0;
-    // Empty at once, a 502, and entries it can never confirm (no update_id): none may make the loop spin.
-    server.on(
-      "getUpdates",
-      () => [{ result: [] }, { status: 502, description: "Bad Gateway" }, { result: ["garbage", { no: "id" }] }][++answer % 3]!,
-    );
-    await createChannel({ logger, polling: { timeoutSeconds: 30, minBackoffMs: 100, maxBackoffMs: 200 } }).start(context);
-    await new Promise((done) => setTimeout(done, 1000));
-    // A busy loop would make hundreds of calls in a second; backing off at 100–200 ms allows about ten.
-    expect(server.callsOf("getUpdates").length).toBeLessThan(15);
-    expect(server.callsOf("getUpdates").length).toBeGreaterThanOrEqual(2);
+    // Empty at once, a 502, entries without an update_id (never confirmable), then a real update: none may make the loop spin.
+    const script: Array<() => unknown> = [
+      () => ({ result: [] }),
+      () => ({ status: 502, description: "Bad Gateway" }),
+      () => ({ result: ["garbage", { no: "id" }] }),
+      () => ({ result: [] }),
+      () => ({ result: [textUpdate(1, "finally")] }),
+      () => ({ result: [] }),
+    ];
+    let call = 0;
+    server.on("getUpdates", () => (script[call++] ?? (() => ({ result: [] })))() as never);
+    const waits: number[] = [];
+    const sleep = async (ms: number) => {
+      waits.push(ms);
+      await new Promise((done) => setImmediate(done));
+    };
+    const channel = createChannel({ logger, sleep, polling: { timeoutSeconds: 30, minBackoffMs: 100, maxBackoffMs: 300 } });
+    await channel.start(context);
+    await waitFor(() => call >= script.length + 2);
+    await channel.stop();
+    // One wait after each call that brought nothing new, doubling up to the maximum; none right after the update.
+    expect(waits.slice(0, 5)).toEqual([100, 200, 300, 300, 100]);
+    expect(received.map((message) => message.text)).toEqual(["finally"]);
     const failures = lines.filter((line) => line.includes("telegram polling failed"));
     expect(failures.join("\n")).toContain("502: Bad Gateway");
     expect(lines.join("\n")).toContain("update has no integer update_id");
