@@ -182,6 +182,7 @@ export class Daemon implements DaemonApi {
       events: this.events,
       registry: this.registry,
       middleware: this.options.middleware ?? [],
+      workflows: { launch: (name, launch) => this.launchFromAgent(name, launch) },
     });
     this.runtime = runtime;
     this.store = runtime.store;
@@ -370,6 +371,14 @@ export class Daemon implements DaemonApi {
       this.logger.info({ run: run.id, workflow: run.workflow }, "resuming run");
       void this.dispatcher.enqueue(workflow, run.id).catch(() => undefined);
     }
+  }
+
+  /** The agent's run_workflow tool: queues a run like the API does, without waiting for it. */
+  private launchFromAgent(name: string, options: { inputs: Record<string, unknown>; trigger: string }): { runId: string; status: string } {
+    if (this.stopping) throw new LocalAgentError("unavailable", "the daemon is shutting down", { retryable: true });
+    const submitted = this.submit(this.workflow(name), options);
+    if (submitted.status === "skipped") throw new LocalAgentError("conflict", `workflow "${name}" not started: ${submitted.reason}`);
+    return { runId: submitted.run.id, status: submitted.run.status };
   }
 
   private submit(
