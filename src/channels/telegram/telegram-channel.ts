@@ -108,7 +108,12 @@ export class TelegramChannel implements Channel {
     if (!this.options.offsetStore && context.state) this.offsetStore = stateUpdateOffset(context.state);
     if (this.controller.signal.aborted) this.controller = new AbortController();
     const signal = this.controller.signal;
-    this.loop = this.options.webhookUrl === undefined ? this.poll(signal) : this.registerWebhook(signal);
+    const loop = this.options.webhookUrl === undefined ? this.poll(signal) : this.registerWebhook(signal);
+    // The loops handle their own errors; this only keeps a bug in them from becoming an unhandled rejection.
+    this.loop = loop.catch((error: unknown) => {
+      const failure = classifyTelegramError(error, this.options.token);
+      this.logger.error({ reason: failure.reason }, `telegram channel stopped receiving: ${failure.reason}`);
+    });
     await Promise.resolve();
   }
 
