@@ -49,6 +49,8 @@ describe("Telegram through the daemon, against the telegram-test-api emulator", 
     writeConfigDir(configDir, {
       config: [
         "outbox: { backoff: 100ms, max_backoff: 500ms }",
+        // The seed tails a log outside the workspace: the sandbox may read it.
+        `sandbox: { read_only: ["${logFile}"] }`,
         "models:",
         `  scripted: { provider: openai, base_url: "${model.url}", model: scripted-model }`,
         "routing:",
