@@ -182,7 +182,8 @@ export class TelegramChannel implements Channel {
     const context = this.context;
     if (!context) throw new LocalAgentError("unavailable", `telegram channel "${this.name}" is not started`, { retryable: true });
     await context.receive(parsed.message);
-    if (parsed.callbackQueryId !== undefined) await this.answerCallback(parsed.callbackQueryId, parsed.message);
+    // Not awaited: a slow Bot API must not hold up a webhook answer or the next poll (it logs its own failure).
+    if (parsed.callbackQueryId !== undefined) void this.answerCallback(parsed.callbackQueryId, parsed.message);
   }
 
   private async answerCallback(id: string, message: InboundMessage): Promise<void> {
