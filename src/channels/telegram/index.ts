@@ -1,4 +1,5 @@
 export { escapeHtml, escapeMarkdownV2, MARKDOWN_V2_SPECIAL, unescapeMarkdownV2 } from "./escape.js";
+export { markdownToMarkdownV2 } from "./markdown.js";
 export { renderMessage, TELEGRAM_MAX_MESSAGE_LENGTH, type RenderedMessage, type TelegramMessageParser } from "./render.js";
 export {
   createTelegramChannel,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, escapeMarkdownV2, unescapeMarkdownV2 } from "./escape.js";
 import { assertPlainMarkdownV2 } from "../../../test/helpers/telegram.js";
+import { markdownToMarkdownV2 } from "./markdown.js";
 import { renderMessage } from "./render.js";
 
 const SPECIAL = "_*[]()~`>#+-=|{}.!\\";
@@ -147,5 +148,27 @@ describe("renderMessage", () => {
 
   it("gives no parts for a blank text", () => {
     expect(renderMessage("  \n ", undefined, "markdown_v2").parts).toEqual([]);
+  });
+});
+
+describe("markdown (as language models write it) to MarkdownV2", () => {
+  it("converts code, bold, italic, strike, links and headings, escaping the rest", () => {
+    expect(markdownToMarkdownV2("**Disk** is *95%* full (sda1).")).toBe("*Disk* is _95%_ full \\(sda1\\)\\.");
+    expect(markdownToMarkdownV2("run `rm -rf /tmp/x_1` now")).toBe("run `rm -rf /tmp/x_1` now");
+    expect(markdownToMarkdownV2("see [the docs](https://example.com/a_b?x=1) ~~old~~")).toBe(
+      "see [the docs](https://example.com/a_b?x=1) ~old~",
+    );
+    expect(markdownToMarkdownV2("## Status\nall good")).toBe("*Status*\nall good");
+    expect(markdownToMarkdownV2("```bash\necho `date` \\ done\n```")).toBe("```bash\necho \\`date\\` \\\\ done\n```");
+    expect(markdownToMarkdownV2("2 * 3 * 4 = 24, snake_case_name")).toBe("2 \\* 3 \\* 4 \\= 24, snake\\_case\\_name");
+    expect(markdownToMarkdownV2("**unclosed bold")).toBe("\\*\\*unclosed bold");
+  });
+
+  it("is used for format: markdown with the markdown_v2 parser, and split like any MarkdownV2", () => {
+    const { parseMode, parts } = renderMessage(`**Report**\n\n${"- item **ok**\n".repeat(40)}`, "markdown", "markdown_v2", 100);
+    expect(parseMode).toBe("MarkdownV2");
+    expect(parts[0]).toMatch(/^\*Report\*/);
+    for (const part of parts) expect(part.replace(/\\./g, "").split("*").length % 2).toBe(1);
+    expect(renderMessage("**x**", "markdown", "html").parts).toEqual(["**x**"]);
   });
 });

@@ -1,4 +1,5 @@
 import type { MessageFormat } from "../types.js";
+import { markdownToMarkdownV2 } from "./markdown.js";
 import { splitAtoms, type Atom } from "./split-message.js";
 import { htmlAtoms, markdownV2Atoms, plainAtoms } from "./tokenize.js";
 
@@ -17,8 +18,9 @@ export interface RenderedMessage {
 
 /**
  * Turns an outbound text into the parts to send. Text marked `markdown_v2` or `html` is already
- * formatted and sent in that mode; any other text is plain and escaped for the channel's parser,
- * so a reply containing `_`, `*` or `<` shows exactly as written.
+ * formatted and sent in that mode; text marked `markdown` is converted to MarkdownV2 (with the
+ * markdown_v2 parser); any other text is plain and escaped for the channel's parser, so a reply
+ * containing `_`, `*` or `<` shows exactly as written.
  */
 export function renderMessage(
   text: string,
@@ -28,8 +30,8 @@ export function renderMessage(
 ): RenderedMessage {
   let atoms: Atom[];
   let parseMode: RenderedMessage["parseMode"];
-  if (format === "markdown_v2") {
-    atoms = markdownV2Atoms(text);
+  if (format === "markdown_v2" || (format === "markdown" && parser === "markdown_v2")) {
+    atoms = markdownV2Atoms(format === "markdown" ? markdownToMarkdownV2(text) : text);
     parseMode = "MarkdownV2";
   } else if (format === "html") {
     atoms = htmlAtoms(text);

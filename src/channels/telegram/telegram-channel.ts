@@ -87,7 +87,7 @@ export class TelegramChannel implements Channel {
     this.secret = options.webhookSecret ?? randomBytes(32).toString("hex");
     this.webhookPath = options.webhookUrl === undefined ? undefined : new URL(options.webhookUrl).pathname;
     const maxMessageLength = Math.min(options.maxMessageLength ?? TELEGRAM_MAX_MESSAGE_LENGTH, TELEGRAM_MAX_MESSAGE_LENGTH);
-    this.capabilities = { maxMessageLength, formats: ["plain", "markdown_v2", "html"], buttons: true, edit: false };
+    this.capabilities = { maxMessageLength, formats: ["plain", "markdown", "markdown_v2", "html"], buttons: true, edit: false };
     const apiRoot = options.apiRoot?.replace(/\/+$/, "");
     this.api = new Api(options.token, {
       ...(apiRoot === undefined ? {} : { apiRoot }),
