@@ -3,8 +3,10 @@
  * line here (telegram and feishu register themselves the same way).
  */
 import { registerChannelKind } from "./registry.js";
+import { createTelegramChannelFromPlatform } from "./telegram/index.js";
 import { createWebChatChannel } from "./webchat/index.js";
 import { createWebhookChannel } from "./webhook/index.js";
 
 registerChannelKind("webhook", createWebhookChannel);
 registerChannelKind("webchat", createWebChatChannel);
+registerChannelKind("telegram", createTelegramChannelFromPlatform);
