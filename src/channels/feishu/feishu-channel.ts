@@ -1,0 +1,273 @@
+import type { Agent } from "node:http";
+import { SocksProxyAgent } from "socks-proxy-agent";
+import { errorMessage, LocalAgentError } from "../../errors/index.js";
+import { createSilentLogger, type Logger } from "../../logger/index.js";
+import type { Channel, ChannelCapabilities, ChannelContext, OutboundMessage, SentMessage } from "../types.js";
+import { decryptEvent, eventSignature, sameSecret, signatureMatches } from "./event-crypto.js";
+import { MalformedEventError, parseFeishuEvent } from "./event-parser.js";
+import { buildCard, FeishuApi, messageUuid, type FeishuMessageBody } from "./feishu-api.js";
+import { redactProxy, type FeishuChannelOptions } from "./feishu-options.js";
+import { createJsonClient, type JsonRequest, type JsonResponse } from "./http-client.js";
+import { startLongConnection, type LongConnection } from "./long-connection.js";
+import { TenantTokenCache } from "./tenant-token.js";
+import { splitText } from "./text-split.js";
+
+/** Longest callback body accepted (Feishu's own events are a few KB). */
+export const MAX_CALLBACK_BYTES = 1 << 20;
+
+/** An outbound message with the outbox's delivery key: Feishu's `uuid` makes a resend within an hour a no-op. */
+export interface FeishuOutboundMessage extends OutboundMessage {
+  idempotencyKey?: string;
+}
+
+/** The HTTP answer to one event callback. */
+export interface CallbackResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface FeishuChannelServices {
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** Signals that this callback was refused, and why (logged, and answered with `status`). */
+class RejectedEvent extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The Feishu / Lark channel: the tenant token, text and card messages, the event subscription by
+ * the WebSocket long connection (mode websocket) and by the HTTP callback (handleCallback, served by
+ * the daemon), all of it through the SOCKS5 proxy when one is configured.
+ */
+export class FeishuChannel implements Channel {
+  readonly name: string;
+  readonly kind: string;
+  readonly capabilities: ChannelCapabilities = { maxMessageLength: 7000, formats: ["plain", "markdown"], buttons: true, edit: false };
+  readonly tokens: TenantTokenCache;
+  private readonly api: FeishuApi;
+  private readonly agent: Agent | undefined;
+  private readonly request: (request: JsonRequest) => Promise<JsonResponse>;
+  private readonly logger: Logger;
+  private context: ChannelContext | undefined;
+  private connection: LongConnection | undefined;
+  /** True once the long connection is up and listening (mode websocket). */
+  connected = false;
+  /** Inbound events by outcome, for diagnostics and tests. */
+  readonly counters = { received: 0, ignored: 0, rejected: 0 };
+
+  constructor(
+    private readonly options: FeishuChannelOptions,
+    private readonly services: FeishuChannelServices = {},
+  ) {
+    this.name = options.name;
+    this.kind = options.kind ?? "enterprise_im";
+    this.logger = (services.logger ?? createSilentLogger()).child({ channel: options.name });
+    this.agent = options.proxy ? new SocksProxyAgent(options.proxy) : undefined;
+    this.request = createJsonClient(this.agent);
+    const timeoutMs = options.requestTimeoutMs ?? 15_000;
+    this.tokens = new TenantTokenCache({
+      baseUrl: options.baseUrl,
+      appId: options.appId,
+      appSecret: options.appSecret,
+      request: this.request,
+      refreshMarginMs: options.tokenRefreshMarginMs ?? 5 * 60_000,
+      now: services.now,
+      timeoutMs,
+    });
+    this.api = new FeishuApi({ baseUrl: options.baseUrl, tokens: this.tokens, request: this.request, timeoutMs });
+  }
+
+  async start(context: ChannelContext): Promise<void> {
+    this.context = context;
+    this.logger.info(
+      { mode: this.options.mode, base_url: this.options.baseUrl, proxy: this.options.proxy ? redactProxy(this.options.proxy) : undefined },
+      "Feishu channel starting",
+    );
+    if (this.options.mode !== "websocket") return;
+    this.connection = await startLongConnection({
+      appId: this.options.appId,
+      appSecret: this.options.appSecret,
+      baseUrl: this.options.baseUrl,
+      agent: this.agent,
+      request: this.request,
+      logger: this.logger,
+      onEvent: (event) => this.dispatch(event, true),
+      onReady: () => {
+        this.connected = true;
+        this.logger.info("Feishu long connection ready");
+      },
+      onFailure: (error) => this.logger.error({ reason: this.redact(error.message) }, "Feishu long connection gave up"),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.connection?.close();
+    this.connection = undefined;
+    this.connected = false;
+    this.context = undefined;
+    await Promise.resolve();
+  }
+
+  async sendMessage(message: FeishuOutboundMessage, signal?: AbortSignal): Promise<SentMessage> {
+    if (!message.chatId) throw new LocalAgentError("delivery_failed", `channel ${this.name}: no chat id to send to (set chat_id)`);
+    const hasButtons = (message.buttons ?? []).some((row) => row.length > 0);
+    if (message.text.trim() === "" && !hasButtons) throw new LocalAgentError("delivery_failed", `channel ${this.name}: empty message`);
+    const pieces = splitText(message.text, this.capabilities.maxMessageLength);
+    const messageIds: string[] = [];
+    try {
+      for (const [index, piece] of pieces.entries()) {
+        const last = index === pieces.length - 1;
+        const card = message.format === "markdown" || (last && hasButtons);
+        const body: FeishuMessageBody = card
+          ? { msgType: "interactive", content: buildCard(piece, last ? message.buttons : undefined) }
+          : { msgType: "text", content: { text: piece } };
+        if (message.idempotencyKey) body.uuid = messageUuid(message.idempotencyKey, index);
+        messageIds.push(await this.api.send(message.chatId, body, index === 0 ? message.replyTo : undefined, signal));
+      }
+    } catch (error) {
+      throw this.redactError(error);
+    }
+    return { messageIds };
+  }
+
+  /** The contract's webhook entry: `event` is the raw body (string or Buffer) or its parsed JSON. Throws when refused. */
+  async handleEvent(event: unknown, headers: Record<string, string | undefined>): Promise<void> {
+    const raw = typeof event === "string" || Buffer.isBuffer(event) ? event : JSON.stringify(event);
+    const response = await this.handleCallback(raw, headers);
+    if (response.status >= 400) throw new LocalAgentError("bad_request", String(response.body.msg));
+  }
+
+  /**
+   * One HTTP event callback (`POST /api/channels/feishu/:name`): size, signature (encrypt_key),
+   * decryption, verification token, then url_verification is answered and messages queued.
+   * Never throws; a refused callback is logged with its reason and answered 4xx.
+   */
+  async handleCallback(rawBody: string | Buffer, headers: Record<string, string | string[] | undefined>): Promise<CallbackResponse> {
+    try {
+      return await this.verifyAndDispatch(rawBody, headers);
+    } catch (error) {
+      this.counters.rejected += 1;
+      const status = error instanceof RejectedEvent ? error.status : error instanceof MalformedEventError ? 400 : 500;
+      const reason = this.redact(errorMessage(error));
+      this.logger.warn({ reason, status }, "Feishu callback rejected");
+      return { status, body: { code: status, msg: reason } };
+    }
+  }
+
+  private async verifyAndDispatch(
+    rawBody: string | Buffer,
+    headers: Record<string, string | string[] | undefined>,
+  ): Promise<CallbackResponse> {
+    if (!this.context) throw new RejectedEvent(503, `channel ${this.name} is not running`);
+    const { encryptKey, verificationToken } = this.options;
+    if (!encryptKey && !verificationToken)
+      throw new RejectedEvent(403, `channel ${this.name}: HTTP callbacks need verification_token or encrypt_key configured`);
+    const size = Buffer.byteLength(rawBody);
+    if (size > MAX_CALLBACK_BYTES)
+      throw new RejectedEvent(413, `callback body of ${size} bytes is over the ${MAX_CALLBACK_BYTES}-byte limit`);
+    const text = rawBody.toString();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new RejectedEvent(400, "callback body is not valid JSON");
+    }
+    const header = (name: string): string | undefined => {
+      const value = headers[name] ?? headers[name.toLowerCase()];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    let signed = false;
+    const signature = header("x-lark-signature");
+    if (encryptKey && signature !== undefined) {
+      const expected = eventSignature(header("x-lark-request-timestamp") ?? "", header("x-lark-request-nonce") ?? "", encryptKey, text);
+      if (!signatureMatches(expected, signature))
+        throw new RejectedEvent(401, "X-Lark-Signature does not match (wrong encrypt_key, or a forged request)");
+      signed = true;
+    }
+    if (typeof body === "object" && body !== null && typeof (body as { encrypt?: unknown }).encrypt === "string") {
+      if (!encryptKey) throw new RejectedEvent(400, "encrypted callback but no encrypt_key is configured");
+      try {
+        body = JSON.parse(decryptEvent((body as { encrypt: string }).encrypt, encryptKey));
+      } catch {
+        throw new RejectedEvent(400, "cannot decrypt the callback (wrong encrypt_key?)");
+      }
+    }
+    const event = parseFeishuEvent(body);
+    const tokenOk = verificationToken ? sameSecret(verificationToken, event.token) : false;
+    if (verificationToken && event.token !== undefined && !tokenOk) throw new RejectedEvent(401, "verification token does not match");
+    if (event.kind === "challenge") {
+      if (!tokenOk && !(encryptKey && !verificationToken)) throw new RejectedEvent(401, "url_verification without the verification token");
+      return { status: 200, body: { challenge: event.challenge } };
+    }
+    // An event is authentic when its signature checks out, or when it carries the verification token.
+    if (!signed && !tokenOk) {
+      throw new RejectedEvent(401, encryptKey ? "event without a valid X-Lark-Signature" : "event without the verification token");
+    }
+    await this.dispatch(event, false);
+    return { status: 200, body: {} };
+  }
+
+  /** Hands a verified event to the context; the caller acknowledges once this resolves. */
+  private async dispatch(body: unknown, parse: boolean): Promise<void> {
+    const context = this.context;
+    if (!context) throw new LocalAgentError("unavailable", `channel ${this.name} is not running`);
+    let event: ReturnType<typeof parseFeishuEvent>;
+    try {
+      event = parse ? parseFeishuEvent(body) : (body as ReturnType<typeof parseFeishuEvent>);
+    } catch (error) {
+      // A malformed frame from the long connection: logged and acknowledged, never retried forever.
+      this.counters.rejected += 1;
+      this.logger.warn({ reason: errorMessage(error) }, "Feishu event rejected");
+      return;
+    }
+    if (event.kind === "ignored" || event.kind === "challenge") {
+      this.counters.ignored += 1;
+      this.logger.info(
+        {
+          reason: event.kind === "ignored" ? event.reason : "url_verification on the long connection",
+          event_id: event.kind === "ignored" ? event.eventId : undefined,
+        },
+        "Feishu event ignored",
+      );
+      return;
+    }
+    this.counters.received += 1;
+    await context.receive({ ...event.message, channel: this.name, receivedAt: (this.services.now ?? Date.now)() });
+  }
+
+  private redact(text: string): string {
+    let result = text;
+    for (const secret of [this.options.appSecret, this.options.encryptKey, this.options.verificationToken]) {
+      if (secret && secret.length >= 4) result = result.split(secret).join("[redacted]");
+    }
+    if (this.options.proxy) {
+      const password = safeUrl(this.options.proxy)?.password;
+      if (password) result = result.split(decodeURIComponent(password)).join("[redacted]");
+    }
+    return result;
+  }
+
+  private redactError(error: unknown): unknown {
+    if (!(error instanceof LocalAgentError))
+      return new LocalAgentError("delivery_failed", this.redact(errorMessage(error)), { retryable: true });
+    const message = this.redact(error.message);
+    return message === error.message
+      ? error
+      : new LocalAgentError(error.code, message, { retryable: error.retryable, details: error.details });
+  }
+}
+
+function safeUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,24 @@
+export {
+  FeishuChannel,
+  MAX_CALLBACK_BYTES,
+  type CallbackResponse,
+  type FeishuChannelServices,
+  type FeishuOutboundMessage,
+} from "./feishu-channel.js";
+export {
+  FEISHU_DOMAINS,
+  feishuPlatformSchema,
+  redactProxy,
+  resolveDomain,
+  resolveFeishuOptions,
+  type FeishuChannelOptions,
+  type FeishuPlatformEntry,
+  type SecretResolver,
+} from "./feishu-options.js";
+export { decryptEvent, eventSignature } from "./event-crypto.js";
+export { parseFeishuEvent, MalformedEventError, type FeishuEvent } from "./event-parser.js";
+export { splitText } from "./text-split.js";
+export { createJsonClient, type JsonRequest, type JsonResponse } from "./http-client.js";
+
+/** The platform kinds this adapter serves (`platforms[].name` or `type:`). */
+export const FEISHU_KINDS = ["enterprise_im", "feishu", "lark"] as const;
