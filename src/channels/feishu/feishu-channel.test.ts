@@ -111,7 +111,7 @@ describe("FeishuChannel sending", () => {
         ],
       ],
       idempotencyKey: "delivery-7",
-    } as Parameters<FeishuChannel["sendMessage"]>[0]);
+    });
     const [card] = server.sent;
     expect(card?.msgType).toBe("interactive");
     expect(card?.uuid).toMatch(/^[0-9a-f]{40}$/);

@@ -79,7 +79,7 @@ export async function startLongConnection(options: LongConnectionOptions): Promi
     loggerLevel: sdk.LoggerLevel.warn,
     onReady: options.onReady,
     onError: options.onFailure,
-  } as ConstructorParameters<typeof sdk.WSClient>[0]);
+  });
   const dispatcher = {
     async invoke(data: unknown): Promise<undefined> {
       await options.onEvent(data);
