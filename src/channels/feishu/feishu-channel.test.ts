@@ -355,4 +355,17 @@ describe("FeishuChannel HTTP callback", () => {
     expect(String(answer.body.msg)).toMatch(/need verification_token or encrypt_key/);
     expect(received).toEqual([]);
   });
+
+  it("through the contract's handleEvent: refusals throw bad_request with the HTTP status", async () => {
+    const server = await startServer();
+    const { channel, received } = await startChannel(server, { encryptKey: ENCRYPT_KEY });
+    const body = encryptEvent(messageEvent({ text: "via route" }), ENCRYPT_KEY);
+    await channel.handleEvent(JSON.parse(body), signedHeaders(body, ENCRYPT_KEY), body);
+    const error = await sendError(
+      channel.handleEvent(JSON.parse(body), { ...signedHeaders(body, ENCRYPT_KEY), "x-lark-signature": "f".repeat(64) }, body),
+    );
+    expect(error.code).toBe("bad_request");
+    expect(error.details.httpStatus).toBe(401);
+    expect(received.map((message) => message.text)).toEqual(["via route"]);
+  });
 });

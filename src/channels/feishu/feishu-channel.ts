@@ -6,7 +6,7 @@ import type { Channel, ChannelCapabilities, ChannelContext, OutboundMessage, Sen
 import { decryptEvent, eventSignature, sameSecret, signatureMatches } from "./event-crypto.js";
 import { MalformedEventError, parseFeishuEvent } from "./event-parser.js";
 import { buildCard, FeishuApi, messageUuid, type FeishuMessageBody } from "./feishu-api.js";
-import { redactProxy, type FeishuChannelOptions } from "./feishu-options.js";
+import { feishuOptionsFromPlatform, redactProxy, type FeishuChannelOptions, type FeishuPlatform } from "./feishu-options.js";
 import { createJsonClient, type JsonRequest, type JsonResponse } from "./http-client.js";
 import { startLongConnection, type LongConnection } from "./long-connection.js";
 import { TenantTokenCache } from "./tenant-token.js";
@@ -49,7 +49,7 @@ class RejectedEvent extends Error {
 export class FeishuChannel implements Channel {
   readonly name: string;
   readonly kind: string;
-  readonly capabilities: ChannelCapabilities = { maxMessageLength: 7000, formats: ["plain", "markdown"], buttons: true, edit: false };
+  readonly capabilities: ChannelCapabilities;
   readonly tokens: TenantTokenCache;
   private readonly api: FeishuApi;
   private readonly agent: Agent | undefined;
@@ -68,6 +68,7 @@ export class FeishuChannel implements Channel {
   ) {
     this.name = options.name;
     this.kind = options.kind ?? "enterprise_im";
+    this.capabilities = { maxMessageLength: options.maxMessageLength ?? 7000, formats: ["plain", "markdown"], buttons: true, edit: false };
     this.logger = (services.logger ?? createSilentLogger()).child({ channel: options.name });
     this.agent = options.proxy ? new SocksProxyAgent(options.proxy) : undefined;
     this.request = createJsonClient(this.agent);
@@ -137,17 +138,28 @@ export class FeishuChannel implements Channel {
     return { messageIds };
   }
 
-  /** The contract's webhook entry: `event` is the raw body (string or Buffer) or its parsed JSON. Throws when refused. */
-  async handleEvent(event: unknown, headers: Record<string, string | undefined>): Promise<void> {
-    const raw = typeof event === "string" || Buffer.isBuffer(event) ? event : JSON.stringify(event);
-    const response = await this.handleCallback(raw, headers);
-    if (response.status >= 400) throw new LocalAgentError("bad_request", String(response.body.msg));
+  /**
+   * The contract's webhook entry (the daemon's channel routes): `rawBody` is the exact text received
+   * (else `event` itself when a string, else its JSON). Resolves with the answer to send (the
+   * url_verification challenge); a refused callback throws `bad_request` with the HTTP status in
+   * `details.httpStatus`, and the route logs and audits its reason.
+   */
+  async handleEvent(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void> {
+    const raw = rawBody ?? (typeof event === "string" || Buffer.isBuffer(event) ? event : JSON.stringify(event));
+    try {
+      await this.verifyAndDispatch(raw, headers);
+    } catch (error) {
+      this.counters.rejected += 1;
+      const status = error instanceof RejectedEvent ? error.status : error instanceof MalformedEventError ? 400 : 500;
+      if (status >= 500) throw error;
+      throw new LocalAgentError("bad_request", this.redact(errorMessage(error)), { details: { httpStatus: status } });
+    }
   }
 
   /**
-   * One HTTP event callback (`POST /api/channels/feishu/:name`): size, signature (encrypt_key),
-   * decryption, verification token, then url_verification is answered and messages queued.
-   * Never throws; a refused callback is logged with its reason and answered 4xx.
+   * One HTTP event callback, answered here: size, signature (encrypt_key), decryption, verification
+   * token, then url_verification is answered and messages are queued. Never throws; a refused
+   * callback is logged with its reason and answered 4xx.
    */
   async handleCallback(rawBody: string | Buffer, headers: Record<string, string | string[] | undefined>): Promise<CallbackResponse> {
     try {
@@ -262,6 +274,11 @@ export class FeishuChannel implements Channel {
       ? error
       : new LocalAgentError(error.code, message, { retryable: error.retryable, details: error.details });
   }
+}
+
+/** The channel factory (`registerChannelKind("feishu", createFeishuChannel)`): throws `config_invalid` naming the field. */
+export function createFeishuChannel(platform: FeishuPlatform, services: FeishuChannelServices = {}): FeishuChannel {
+  return new FeishuChannel(feishuOptionsFromPlatform(platform), services);
 }
 
 function safeUrl(value: string): URL | undefined {

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { LocalAgentError } from "../../errors/index.js";
 
 /** The open-platform base URLs behind `domain: feishu | lark`. */
@@ -7,31 +6,28 @@ export const FEISHU_DOMAINS = {
   lark: "https://open.larksuite.com",
 } as const;
 
-/** The Feishu-specific fields of one `platforms[]` entry, as written by the user (secrets not yet resolved). */
-export const feishuPlatformSchema = z
-  .object({
-    name: z.string().min(1),
-    type: z.string().optional(),
-    auth: z.object(
-      { app_id: z.string().min(1), app_secret: z.string().min(1) },
-      {
-        message: "expected {app_id, app_secret} (values may be env:NAME or file:/path)",
-      },
-    ),
-    domain: z.string().optional(),
-    proxy: z.string().optional(),
-    encrypt_key: z.string().optional(),
-    verification_token: z.string().optional(),
-    /** websocket: the long connection (default, needs no public URL); webhook: only the HTTP callback route. */
-    mode: z.enum(["websocket", "webhook"]).optional(),
-    chat_id: z.string().optional(),
-    allow_users: z.array(z.union([z.string(), z.number()])).optional(),
-  })
-  .passthrough();
+/**
+ * The fields of one `platforms[]` entry the adapter reads, secrets already resolved by the platform
+ * loader (src/channels/platform-config.ts). Structural, so the adapter does not depend on the loader.
+ */
+export interface FeishuPlatform {
+  name: string;
+  kind?: string;
+  /** Where it was configured (`platforms.json: platforms[1]`), for error messages. */
+  where?: string;
+  /** Why the loader could not resolve its secrets; the adapter then refuses to start with it. */
+  error?: string;
+  auth?: string | Record<string, string>;
+  domain?: string;
+  proxy?: string;
+  encrypt_key?: string;
+  verification_token?: string;
+  max_message_length?: number;
+  /** Adapter-specific options: `mode: websocket | webhook`. */
+  options?: Record<string, unknown>;
+}
 
-export type FeishuPlatformEntry = z.infer<typeof feishuPlatformSchema>;
-
-/** Resolved options the adapter runs on: secrets read, domain turned into a base URL, proxy checked. */
+/** Resolved options the adapter runs on: domain turned into a base URL, proxy checked. */
 export interface FeishuChannelOptions {
   name: string;
   kind?: string;
@@ -43,40 +39,41 @@ export interface FeishuChannelOptions {
   proxy?: string;
   encryptKey?: string;
   verificationToken?: string;
+  /** websocket: the long connection (default, needs no public URL); webhook: only the HTTP callback route. */
   mode: "websocket" | "webhook";
+  /** Longest text per message (default 7000 characters: a card's 30 KB even in 4-byte characters). */
+  maxMessageLength?: number;
   /** Refresh the tenant token this long before it expires (ms). Default 5 minutes. */
   tokenRefreshMarginMs?: number;
   /** Per-request timeout (ms). Default 15 s. */
   requestTimeoutMs?: number;
 }
 
-/** Resolves `env:NAME` / `file:/path` values; throws naming the field when unset. */
-export type SecretResolver = (value: string, where: string) => string;
-
-/**
- * Validates one `platforms[]` entry for Feishu/Lark and resolves it. `where` names the entry in
- * error messages (`platforms[1]`). Secrets are resolved here, so call it when the adapter starts.
- */
-export function resolveFeishuOptions(entry: unknown, resolveSecret: SecretResolver, where = "platforms[]"): FeishuChannelOptions {
-  const parsed = feishuPlatformSchema.safeParse(entry);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.length ? `.${issue.path.join(".")}` : "";
-    throw new LocalAgentError("config_invalid", `${where}${path}: ${issue?.message ?? "invalid Feishu platform entry"}`);
+/** Checks one platform entry for Feishu/Lark and resolves it; errors name the entry and field. */
+export function feishuOptionsFromPlatform(platform: FeishuPlatform): FeishuChannelOptions {
+  const where = platform.where ?? `platforms: ${platform.name}`;
+  if (platform.error) throw new LocalAgentError("config_invalid", platform.error);
+  const auth = platform.auth;
+  if (typeof auth !== "object" || !auth.app_id || !auth.app_secret) {
+    throw new LocalAgentError(
+      "config_invalid",
+      `${where}.auth: Feishu/Lark needs {"app_id": "cli_…", "app_secret": "…"} (values may be env:NAME or file:/path)`,
+    );
   }
-  const platform = parsed.data;
-  const optionalSecret = (value: string | undefined, field: string): string | undefined =>
-    value === undefined ? undefined : resolveSecret(value, `${where}.${field}`);
+  const mode = platform.options?.mode ?? "websocket";
+  if (mode !== "websocket" && mode !== "webhook")
+    throw new LocalAgentError("config_invalid", `${where}.options.mode: expected websocket or webhook, got ${JSON.stringify(mode)}`);
   return {
     name: platform.name,
-    kind: platform.type ?? platform.name,
-    appId: resolveSecret(platform.auth.app_id, `${where}.auth.app_id`),
-    appSecret: resolveSecret(platform.auth.app_secret, `${where}.auth.app_secret`),
+    kind: platform.kind,
+    appId: auth.app_id,
+    appSecret: auth.app_secret,
     baseUrl: resolveDomain(platform.domain, `${where}.domain`),
-    proxy: platform.proxy === undefined ? undefined : checkProxy(resolveSecret(platform.proxy, `${where}.proxy`), `${where}.proxy`),
-    encryptKey: optionalSecret(platform.encrypt_key, "encrypt_key"),
-    verificationToken: optionalSecret(platform.verification_token, "verification_token"),
-    mode: platform.mode ?? "websocket",
+    proxy: platform.proxy === undefined ? undefined : checkProxy(platform.proxy, `${where}.proxy`),
+    encryptKey: platform.encrypt_key,
+    verificationToken: platform.verification_token,
+    mode,
+    maxMessageLength: platform.max_message_length,
   };
 }
 

@@ -7,13 +7,11 @@ export {
 } from "./feishu-channel.js";
 export {
   FEISHU_DOMAINS,
-  feishuPlatformSchema,
+  feishuOptionsFromPlatform,
   redactProxy,
   resolveDomain,
-  resolveFeishuOptions,
   type FeishuChannelOptions,
-  type FeishuPlatformEntry,
-  type SecretResolver,
+  type FeishuPlatform,
 } from "./feishu-options.js";
 export { decryptEvent, eventSignature } from "./event-crypto.js";
 export { parseFeishuEvent, MalformedEventError, type FeishuEvent } from "./event-parser.js";
