@@ -7,6 +7,7 @@ import { decodeFrame, encodeFrame, type LarkFrame } from "./lark-frame.js";
 /** A message the app sent, as the server received it. */
 export interface FeishuSentMessage {
   path: string;
+  /** The chat: `receive_id`, or for a reply the chat of the message replied to. */
   receiveId: string | undefined;
   replyTo: string | undefined;
   msgType: string;
@@ -35,12 +36,16 @@ export class FeishuServer {
   readonly hits = new Map<string, number>();
   /** Answers for the next sends, in order (then success again). */
   readonly failures: FeishuFailure[] = [];
+  /** The long connection's client config (seconds), in the endpoint answer and every pong; reconnects at once in tests. */
+  clientConfig = { PingInterval: 120, ReconnectCount: -1, ReconnectInterval: 0, ReconnectNonce: 0 };
   /** Seconds the issued tokens live (`expire`). */
   tokenLifetime = 7200;
   port = 0;
   wsConnections = 0;
   pings = 0;
   private readonly validTokens = new Set<string>();
+  /** Chat of each message id the platform delivered (replies land in the same chat). */
+  private readonly chats = new Map<string, string>();
   private readonly sockets = new Set<WebSocket>();
   private readonly acks = new Map<string, (frame: LarkFrame) => void>();
   private server: Server | undefined;
@@ -89,26 +94,51 @@ export class FeishuServer {
    * the client's acknowledgement payload (`{code: 200}` when handled).
    */
   async pushEvent(event: unknown, fragments = 1): Promise<Record<string, unknown>> {
+    this.remember(event);
+    return this.pushPayload(Buffer.from(JSON.stringify(event)), { fragments });
+  }
+
+  /**
+   * Pushes a payload as `fragments` data frames (header overrides for malformed-frame tests) and
+   * resolves with the acknowledgement's payload.
+   */
+  async pushPayload(
+    data: Buffer,
+    options: { fragments?: number; headers?: Record<string, string> } = {},
+  ): Promise<Record<string, unknown>> {
     const socket = [...this.sockets].find((candidate) => candidate.readyState === candidate.OPEN);
     if (!socket) throw new Error("no open long connection");
+    const fragments = options.fragments ?? 1;
     this.counter += 1;
     const messageId = `msg-${this.counter}`;
-    const data = Buffer.from(JSON.stringify(event));
     const size = Math.ceil(data.length / fragments);
     const acked = new Promise<LarkFrame>((resolve) => this.acks.set(messageId, resolve));
     for (let seq = 0; seq < fragments; seq += 1) {
-      const frame = encodeFrame({
-        seqId: this.counter,
-        logId: this.counter,
-        service: 7,
-        method: 1,
-        headers: { type: "event", message_id: messageId, sum: String(fragments), seq: String(seq), trace_id: `trace-${this.counter}` },
-        payload: data.subarray(seq * size, (seq + 1) * size),
-      });
-      socket.send(frame);
+      const headers = { type: "event", message_id: messageId, sum: String(fragments), seq: String(seq), trace_id: `trace-${this.counter}` };
+      socket.send(
+        encodeFrame({
+          seqId: this.counter,
+          logId: this.counter,
+          service: 7,
+          method: 1,
+          headers: { ...headers, ...options.headers, message_id: messageId },
+          payload: data.subarray(seq * size, (seq + 1) * size),
+        }),
+      );
     }
     const ack = await acked;
     return JSON.parse(ack.payload?.toString() ?? "{}") as Record<string, unknown>;
+  }
+
+  /** Notes the chat of an `im.message.receive_v1` event's message, so a reply to it is recorded as sent to that chat. */
+  remember(event: unknown): void {
+    const message = (event as { event?: { message?: { message_id?: unknown; chat_id?: unknown } } } | undefined)?.event?.message;
+    if (typeof message?.message_id === "string" && typeof message.chat_id === "string") this.chats.set(message.message_id, message.chat_id);
+  }
+
+  /** Drops every long connection, as the platform does when it rebalances. */
+  dropConnections(): void {
+    for (const socket of this.sockets) socket.terminate();
   }
 
   /** Sends raw bytes over the long connection (malformed-frame tests). */
@@ -129,7 +159,7 @@ export class FeishuServer {
       }
       if (frame.method === 0 && frame.headers.type === "ping") {
         this.pings += 1;
-        const pong = { PingInterval: 120, ReconnectCount: -1, ReconnectInterval: 1, ReconnectNonce: 0 };
+        const pong = this.clientConfig;
         socket.send(encodeFrame({ ...frame, headers: { type: "pong" }, payload: Buffer.from(JSON.stringify(pong)) }));
         return;
       }
@@ -179,7 +209,7 @@ export class FeishuServer {
       msg: "ok",
       data: {
         URL: `ws://127.0.0.1:${this.port}/ws?device_id=device-1&service_id=7`,
-        ClientConfig: { PingInterval: 120, ReconnectCount: -1, ReconnectInterval: 1, ReconnectNonce: 0 },
+        ClientConfig: this.clientConfig,
       },
     });
   }
@@ -205,7 +235,7 @@ export class FeishuServer {
     }
     this.sent.push({
       path: url.pathname,
-      receiveId: body.receive_id as string | undefined,
+      receiveId: replyTo ? this.chats.get(replyTo) : (body.receive_id as string | undefined),
       replyTo,
       msgType: String(body.msg_type),
       content,

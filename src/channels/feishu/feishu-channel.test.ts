@@ -226,7 +226,7 @@ describe("FeishuChannel long connection", () => {
       ["enterprise_im", "oc_chat1", "ou_user1", "om_2", "in two frames ".repeat(50).trim()],
       ["enterprise_im", "oc_chat1", "ou_user1", "om_3", "after garbage"],
     ]);
-    expect(channel.counters).toMatchObject({ received: 3, ignored: 1, rejected: 1 });
+    expect(channel.counters).toMatchObject({ received: 3, ignored: 1, rejected: 2 });
     expect(logs.lines.some((line) => String(line.reason).includes("unhandled event type contact.user.created_v3"))).toBe(true);
     expect(logs.text()).not.toContain(APP_SECRET);
   });
@@ -240,10 +240,55 @@ describe("FeishuChannel long connection", () => {
     expect(logs.text()).not.toContain("not-the-secret-1");
   });
 
-  it("refuses an app id the long connection cannot use, with the field named", async () => {
+  it("reconnects when the platform drops the connection, and pings", async () => {
     const server = await startServer();
-    const channel = new FeishuChannel({ name: "feishu", appId: "BOT_TOKEN", appSecret: "x", baseUrl: server.baseUrl, mode: "websocket" });
-    await expect(channel.start({ receive: () => Promise.resolve() })).rejects.toThrow(/auth\.app_id must look like cli_/);
+    const { channel, received } = await startChannel(server, { mode: "websocket" });
+    await waitFor(() => channel.connected && server.pings > 0);
+    server.dropConnections();
+    await waitFor(() => server.wsConnections === 2 && channel.connected && server.pings > 1);
+    expect((await server.pushEvent(messageEvent({ text: "after reconnect", messageId: "om_r" }))).code).toBe(200);
+    expect(received.map((message) => message.text)).toEqual(["after reconnect"]);
+    expect(server.hits.get("/callback/ws/endpoint")).toBe(2);
+  });
+
+  it("acknowledges and reports events it cannot read: bad JSON, bad fragment headers", async () => {
+    const server = await startServer();
+    const logs = captureLogs();
+    const { channel, received } = await startChannel(server, { mode: "websocket" }, { logger: logs.logger });
+    await waitFor(() => channel.connected);
+    expect((await server.pushPayload(Buffer.from("{not json"))).code).toBe(200);
+    expect((await server.pushPayload(Buffer.from("{}"), { headers: { sum: "0" } })).code).toBe(200);
+    expect((await server.pushPayload(Buffer.from("{}"), { headers: { sum: "100000", seq: "5" } })).code).toBe(200);
+    expect((await server.pushEvent(messageEvent({ text: "fine", messageId: "om_ok" }))).code).toBe(200);
+    expect(received.map((message) => message.text)).toEqual(["fine"]);
+    expect(channel.counters.rejected).toBe(3);
+    const reasons = logs.lines.filter((line) => line.msg === "Feishu event rejected").map((line) => String(line.reason));
+    expect(reasons).toEqual([
+      expect.stringMatching(/is not JSON/),
+      expect.stringMatching(/invalid fragments/),
+      expect.stringMatching(/invalid fragments/),
+    ]);
+  });
+
+  it("answers 500 when the event could not be queued, so the platform redelivers it", async () => {
+    const server = await startServer();
+    const channel = new FeishuChannel({ name: "feishu", appId: APP_ID, appSecret: APP_SECRET, baseUrl: server.baseUrl, mode: "websocket" });
+    let fail = true;
+    const received: string[] = [];
+    await channel.start({
+      receive: (message) => {
+        if (fail) return Promise.reject(new Error("store unavailable"));
+        received.push(message.text);
+        return Promise.resolve();
+      },
+    });
+    cleanups.push(() => channel.stop());
+    await waitFor(() => channel.connected);
+    const event = messageEvent({ text: "retry me", messageId: "om_retry" });
+    expect((await server.pushEvent(event)).code).toBe(500);
+    fail = false;
+    expect((await server.pushEvent(event)).code).toBe(200);
+    expect(received).toEqual(["retry me"]);
   });
 });
 

@@ -1,5 +1,4 @@
 import type { Agent } from "node:http";
-import { SocksProxyAgent } from "socks-proxy-agent";
 import { errorMessage, LocalAgentError } from "../../errors/index.js";
 import { createSilentLogger, type Logger } from "../../logger/index.js";
 import type { Channel, ChannelCapabilities, ChannelContext, OutboundMessage, SentMessage } from "../types.js";
@@ -28,7 +27,9 @@ export interface CallbackResponse {
 
 export interface FeishuChannelServices {
   logger?: Logger;
+  /** The time (ms), for token expiry; default the clock's, else Date.now. */
   now?: () => number;
+  clock?: { now(): number };
 }
 
 /** Signals that this callback was refused, and why (logged, and answered with `status`). */
@@ -52,13 +53,13 @@ export class FeishuChannel implements Channel {
   readonly capabilities: ChannelCapabilities;
   readonly tokens: TenantTokenCache;
   private readonly api: FeishuApi;
-  private readonly agent: Agent | undefined;
+  /** The SOCKS agent, created on first use: socks-proxy-agent is loaded only when a proxy is configured. */
+  private agent: Promise<Agent | undefined> | undefined;
   private readonly request: (request: JsonRequest) => Promise<JsonResponse>;
   private readonly logger: Logger;
+  private readonly now: () => number;
   private context: ChannelContext | undefined;
   private connection: LongConnection | undefined;
-  /** True once the long connection is up and listening (mode websocket). */
-  connected = false;
   /** Inbound events by outcome, for diagnostics and tests. */
   readonly counters = { received: 0, ignored: 0, rejected: 0 };
 
@@ -69,9 +70,14 @@ export class FeishuChannel implements Channel {
     this.name = options.name;
     this.kind = options.kind ?? "enterprise_im";
     this.capabilities = { maxMessageLength: options.maxMessageLength ?? 7000, formats: ["plain", "markdown"], buttons: true, edit: false };
-    this.logger = (services.logger ?? createSilentLogger()).child({ channel: options.name });
-    this.agent = options.proxy ? new SocksProxyAgent(options.proxy) : undefined;
-    this.request = createJsonClient(this.agent);
+    this.logger = services.logger ?? createSilentLogger();
+    const clock = services.clock;
+    this.now = services.now ?? (clock ? () => clock.now() : Date.now);
+    let client: Promise<(request: JsonRequest) => Promise<JsonResponse>> | undefined;
+    this.request = async (request) => {
+      client ??= this.proxyAgent().then((agent) => createJsonClient(agent));
+      return (await client)(request);
+    };
     const timeoutMs = options.requestTimeoutMs ?? 15_000;
     this.tokens = new TenantTokenCache({
       baseUrl: options.baseUrl,
@@ -79,7 +85,7 @@ export class FeishuChannel implements Channel {
       appSecret: options.appSecret,
       request: this.request,
       refreshMarginMs: options.tokenRefreshMarginMs ?? 5 * 60_000,
-      now: services.now,
+      now: this.now,
       timeoutMs,
     });
     this.api = new FeishuApi({ baseUrl: options.baseUrl, tokens: this.tokens, request: this.request, timeoutMs });
@@ -92,26 +98,29 @@ export class FeishuChannel implements Channel {
       "Feishu channel starting",
     );
     if (this.options.mode !== "websocket") return;
-    this.connection = await startLongConnection({
+    this.connection?.close();
+    this.connection = startLongConnection({
       appId: this.options.appId,
       appSecret: this.options.appSecret,
       baseUrl: this.options.baseUrl,
-      agent: this.agent,
+      agent: await this.proxyAgent(),
       request: this.request,
       logger: this.logger,
       onEvent: (event) => this.dispatch(event, true),
-      onReady: () => {
-        this.connected = true;
-        this.logger.info("Feishu long connection ready");
-      },
+      onMalformed: (reason) => this.report("rejected", reason),
+      onReady: () => this.logger.info("Feishu long connection ready"),
       onFailure: (error) => this.logger.error({ reason: this.redact(error.message) }, "Feishu long connection gave up"),
     });
+  }
+
+  /** True while the long connection is open (mode websocket). */
+  get connected(): boolean {
+    return this.connection?.connected ?? false;
   }
 
   async stop(): Promise<void> {
     this.connection?.close();
     this.connection = undefined;
-    this.connected = false;
     this.context = undefined;
     await Promise.resolve();
   }
@@ -234,24 +243,38 @@ export class FeishuChannel implements Channel {
     try {
       event = parse ? parseFeishuEvent(body) : (body as ReturnType<typeof parseFeishuEvent>);
     } catch (error) {
-      // A malformed frame from the long connection: logged and acknowledged, never retried forever.
-      this.counters.rejected += 1;
-      this.logger.warn({ reason: errorMessage(error) }, "Feishu event rejected");
+      // A malformed event from the long connection: reported and acknowledged, never redelivered forever.
+      this.report("rejected", errorMessage(error));
       return;
     }
     if (event.kind === "ignored" || event.kind === "challenge") {
-      this.counters.ignored += 1;
-      this.logger.info(
-        {
-          reason: event.kind === "ignored" ? event.reason : "url_verification on the long connection",
-          event_id: event.kind === "ignored" ? event.eventId : undefined,
-        },
-        "Feishu event ignored",
-      );
+      // Acknowledged (so the platform does not redeliver it), and reported with its reason.
+      const reason = event.kind === "ignored" ? event.reason : "url_verification on the long connection";
+      this.report("ignored", reason, event.kind === "ignored" && event.eventId ? { event_id: event.eventId } : {});
       return;
     }
     this.counters.received += 1;
-    await context.receive({ ...event.message, channel: this.name, receivedAt: (this.services.now ?? Date.now)() });
+    await context.receive({ ...event.message, channel: this.name, receivedAt: this.now() });
+  }
+
+  /**
+   * An event refused or ignored: counted, and reported through the context's `reject` when it has
+   * one (the channel manager logs and audits it), else logged here.
+   */
+  private report(outcome: "rejected" | "ignored", reason: string, details: Record<string, unknown> = {}): void {
+    this.counters[outcome] += 1;
+    const reject = (this.context as { reject?: (reason: string, details?: Record<string, unknown>) => void } | undefined)?.reject;
+    if (reject) reject(outcome === "ignored" ? `ignored: ${reason}` : reason, details);
+    else if (outcome === "ignored") this.logger.info({ reason, ...details }, "Feishu event ignored");
+    else this.logger.warn({ reason, ...details }, "Feishu event rejected");
+  }
+
+  private proxyAgent(): Promise<Agent | undefined> {
+    const proxy = this.options.proxy;
+    this.agent ??= proxy
+      ? import("socks-proxy-agent").then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy))
+      : Promise.resolve(undefined);
+    return this.agent;
   }
 
   private redact(text: string): string {
