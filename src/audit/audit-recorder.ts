@@ -149,7 +149,13 @@ export function createAuditAlerter(options: AuditAlerterOptions): (entry: AuditE
         audit_seq: entry.seq,
       };
       let destination = "log";
-      if (target.type === "webhook") {
+      if (target.type === "channel") {
+        // A chat platform: the channel deliverer's payload shape (chat `*`: the owner chats).
+        const chatId = target.chatId ?? "*";
+        payload.channel = target.channel ?? rule.notify;
+        payload.message = { chatId, text: `${String(payload.title)}\n${message}` };
+        destination = `channel:${String(payload.channel)}:${chatId}`;
+      } else if (target.type === "webhook") {
         payload.url = target.url ?? "";
         if (target.headers) payload.headers = target.headers;
         destination = `webhook:${target.url ?? ""}`;

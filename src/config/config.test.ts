@@ -40,7 +40,7 @@ describe("loadConfig", () => {
         "memory_limit: 6g",
         "notifications:",
         "  telegram: { type: webhook, url: 'http://127.0.0.1:9/hook', headers: { authorization: 'env:HOOK' } }",
-        "models: { coder: { provider: openai } }",
+        'models: { coder: { provider: openai, base_url: "http://127.0.0.1:8000/v1", model: qwen } }',
       ].join("\n"),
     );
     const config = loadConfig({
@@ -65,7 +65,7 @@ describe("loadConfig", () => {
       url: "http://127.0.0.1:9/hook",
       headers: { authorization: "Bearer x" },
     });
-    expect(config.extensions.models).toEqual({ coder: { provider: "openai" } });
+    expect(config.extensions.models).toEqual({ coder: { provider: "openai", base_url: "http://127.0.0.1:8000/v1", model: "qwen" } });
   });
 
   it("names file, line, column and field for a bad value or an unknown field", () => {

@@ -88,6 +88,10 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
   for (const key of ["models", "routing", "cache", "platforms", "policy", "sandbox", "mcp"] as const) {
     if (file[key] !== undefined) extensions[key] = file[key];
   }
+  // Model API keys are read here too, so a missing env var is a start-up error and the values are redacted everywhere.
+  for (const [name, entry] of Object.entries(file.models ?? {})) {
+    if ("api_key" in entry) secret(entry.api_key, at(`models.${name}.api_key`));
+  }
   return {
     configDir,
     configFile,

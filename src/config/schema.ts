@@ -1,8 +1,11 @@
 import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
 import { auditConfigSchema } from "../audit/index.js";
+import { platformsConfigSchema } from "../channels/platform-schema.js";
 import { policyConfigSchema } from "../policy/index.js";
 import { durationSchema } from "../workflow/index.js";
+// The schema file only (not ../models/index.js): the model service imports the config loader.
+import { cacheSchema, checkModelReferences, modelsSchema, routingSchema } from "../models/config-schema.js";
 
 // Checked here, not when the values are used, so a bad one is reported with its file:line:column.
 const configDurationSchema = durationSchema.refine(isDuration, { message: "not a duration (examples: 500ms, 30s, 5m, 1h30m)" });
@@ -47,10 +50,12 @@ export const configFileSchema = z
     memory_limit: byteSizeSchema.optional(),
     model_path: z.string().optional(),
     platform_config: z.string().optional(),
-    models: z.unknown().optional(),
-    routing: z.unknown().optional(),
-    cache: z.unknown().optional(),
-    platforms: z.unknown().optional(),
+    models: modelsSchema.optional(),
+    routing: routingSchema.optional(),
+    cache: cacheSchema.optional(),
+    platforms: platformsConfigSchema
+      .optional()
+      .describe("Chat platforms: the list platforms.json holds under platforms (docs/channels.md)"),
     policy: policyConfigSchema
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
@@ -66,6 +71,7 @@ export const configFileSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkModelReferences);
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

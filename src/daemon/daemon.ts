@@ -1,15 +1,17 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import type { ApprovalDecision, ApprovalService } from "../approvals/index.js";
 import type { AuditLog } from "../audit/index.js";
+import { ChannelManager, loadPlatforms, type ConversationResponder } from "../channels/index.js";
+import "../channels/builtin.js";
 import { systemClock, type Clock } from "../clock/index.js";
-import type { ResolvedConfig } from "../config/index.js";
+import { loadConfig, type ResolvedConfig } from "../config/index.js";
 import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { EventBus, type LocalAgentEvent, type RunStatus } from "../events/index.js";
 import { createLogger, type Logger } from "../logger/index.js";
 import type { ConnectivityProbe, Outbox } from "../outbox/index.js";
 import { createWheelClock, TimingWheel, WheelScheduler, type Scheduler, type TriggerSource } from "../scheduler/index.js";
-import { HttpServer, type DaemonApi } from "../server/index.js";
+import { HttpServer, type DaemonApi, type ModelsApi } from "../server/index.js";
 import { createDefaultRegistry } from "../steps/index.js";
 import type { RunRecord, Store } from "../store/index.js";
 import {
@@ -25,7 +27,7 @@ import { formatIssue, type WorkflowDefinition, type WorkflowIssue } from "../wor
 import { Dispatcher, type Submission } from "./dispatcher.js";
 import { acquirePidLock, runOwner } from "./pid-lock.js";
 import { deliveryView, runView, triggerOutcomeView, workflowView } from "./views.js";
-import { createRuntime, type Runtime } from "./runtime.js";
+import { createRuntime, modelSections, type Runtime } from "./runtime.js";
 import { loadWorkflowSet } from "./workflow-set.js";
 
 export interface DaemonOptions {
@@ -44,6 +46,8 @@ export interface DaemonOptions {
   fileRetryMs?: number;
   /** Serve HTTP (default true). */
   serve?: boolean;
+  /** Answers chat messages (conversations); default: the configured model once the model layer lands, else a notice. */
+  conversationResponder?: ConversationResponder;
 }
 
 export const VERSION = readVersion();
@@ -71,6 +75,8 @@ export class Daemon implements DaemonApi {
   private workflows = new Map<string, WorkflowDefinition>();
   private issues: WorkflowIssue[] = [];
   private releaseLock: (() => void) | undefined;
+  /** The chat channels (platforms.json / platforms:), after start. */
+  channels: ChannelManager | undefined;
   private startedAt = 0;
   private stopping: Promise<void> | undefined;
 
@@ -159,6 +165,15 @@ export class Daemon implements DaemonApi {
     mkdirSync(config.dataDir, { recursive: true });
     mkdirSync(config.cacheDir, { recursive: true });
     this.releaseLock = acquirePidLock(config.dataDir);
+    const platforms = loadPlatforms({ file: config.platformConfig, inline: config.extensions.platforms });
+    config.secrets.push(...platforms.secrets);
+    // `platform: NAME` in a notification step goes to the chat platform NAME when one is configured.
+    for (const platform of platforms.platforms)
+      config.notifications[platform.name] = {
+        type: "channel",
+        channel: platform.name,
+        ...(platform.chat_id ? { chatId: platform.chat_id } : {}),
+      };
     const runtime = createRuntime({
       config,
       clock: this.clock,
@@ -180,9 +195,12 @@ export class Daemon implements DaemonApi {
     });
     this.events.subscribe((event) => this.onEvent(event));
     this.reload();
+    this.watchModelConfig();
     // Event sources start before the API listens, so an event posted as soon as /healthz answers is taken.
     await this.triggers.start();
     this.outbox.setOnline(this.network.online);
+    this.channels = this.createChannels(platforms.platforms);
+    await this.channels.start();
     if (this.options.serve !== false) {
       const server = new HttpServer({
         host: config.server.host,
@@ -191,6 +209,7 @@ export class Daemon implements DaemonApi {
         secrets: config.secrets,
         api: this,
         logger: this.logger,
+        channels: this.channels,
       });
       await server.listen();
       this.server = server;
@@ -204,6 +223,8 @@ export class Daemon implements DaemonApi {
       this.submit(fire.workflow, { trigger: fire.trigger });
     });
     this.daemonStart.ready(this.startedAt);
+    // Warm-up prompts fill the result cache in the background: readiness does not wait for models.
+    void runtime.models.warmup();
     this.logger.info(
       {
         port: this.port,
@@ -221,6 +242,33 @@ export class Daemon implements DaemonApi {
     );
   }
 
+  private createChannels(platforms: ReturnType<typeof loadPlatforms>["platforms"]): ChannelManager {
+    return new ChannelManager({
+      platforms,
+      store: this.store,
+      outbox: this.outbox,
+      events: this.events,
+      clock: this.clock,
+      logger: this.logger,
+      audit: this.runtime?.audit,
+      approvals: this.runtime?.approvals,
+      ...(this.options.conversationResponder ? { responder: this.options.conversationResponder } : {}),
+      commands: {
+        runWorkflow: (name) => {
+          const submitted = this.submit(this.workflow(name), { trigger: "chat" });
+          if (submitted.status === "skipped") throw new LocalAgentError("conflict", `not started: ${submitted.reason}`);
+          return Promise.resolve(submitted.run.id);
+        },
+        status: () => {
+          const health = this.health();
+          const pending = this.approvals.list({ status: "pending" }).length;
+          return `LocalAgent ${health.version}: ${health.workflows} workflows, ${health.activeRuns} runs active, ${pending} approvals pending, ${health.problems} problems`;
+        },
+        chatCommand: (message) => this.chatCommands.receive(message),
+      },
+    });
+  }
+
   /** Re-reads the workflow files (SIGHUP). Broken files are reported; the rest keep running. */
   reload(): void {
     const { config } = this.options;
@@ -233,6 +281,23 @@ export class Daemon implements DaemonApi {
     for (const [file, errors] of byFile) this.events.emit({ type: "workflow-invalid", file, errors, at: this.clock.now() });
     this.scheduler.setWorkflows([...this.workflows.values()]);
     this.triggers.setWorkflows([...this.workflows.values()]);
+    // SIGHUP also re-reads models:, routing: and cache: (skipped on the first call, from start()).
+    if (this.modelsWatched) this.runtime?.models.reloadFile(config.configFile, () => this.readModelSections(), true);
+  }
+
+  private modelsWatched = false;
+
+  /** The model sections of config.yaml as they are now on disk (validated; throws config_invalid naming file:line:column). */
+  private readModelSections() {
+    const { config } = this.options;
+    return modelSections(loadConfig({ configDir: config.configDir, dataDir: config.dataDir }));
+  }
+
+  /** Config file edits apply models:, routing: and cache: without a restart. */
+  private watchModelConfig(): void {
+    this.modelsWatched = true;
+    const file = this.options.config.configFile;
+    if (file) this.runtime?.models.watch(file, () => this.readModelSections());
   }
 
   /** Graceful stop: no new runs, running steps get the grace period, state is flushed. */
@@ -244,6 +309,7 @@ export class Daemon implements DaemonApi {
   private async shutdown(): Promise<void> {
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, "stopping");
     this.scheduler.stop();
+    await this.channels?.stop();
     await this.triggers.stop();
     // Before the drain: a run finishing during it would otherwise hand its slot to a queued run.
     this.dispatcher?.close();
@@ -410,6 +476,10 @@ export class Daemon implements DaemonApi {
 
   subscribe(listener: (event: LocalAgentEvent) => void): () => void {
     return this.events.subscribe(listener);
+  }
+
+  models(): ModelsApi | undefined {
+    return this.runtime?.models;
   }
 
   private requireRun(id: string): RunRecord {

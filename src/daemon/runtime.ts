@@ -7,6 +7,7 @@ import type { ResolvedConfig } from "../config/index.js";
 import { Engine, type StepMiddleware, type StepRegistry } from "../engine/index.js";
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
+import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
@@ -28,6 +29,8 @@ export interface Runtime {
   /** The hash-chained audit log (DATA_DIR/audit.log); undefined when `audit.enabled: false`. */
   audit: AuditLog | undefined;
   approvals: ApprovalService;
+  /** Models, routing matrix and result cache (`models:`, `routing:`, `cache:`). */
+  models: ModelService;
   /** Stops recording events and closes the audit log (the store is closed by its owner). */
   close(): void;
 }
@@ -73,6 +76,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const log = audit;
     unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
   }
+  const models = createModelService(config, store, logger, audit);
   const engine = new Engine({
     store,
     registry,
@@ -85,6 +89,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       deliveries: outbox,
       approvals,
       ...(audit ? { audit } : {}),
+      models,
       settings: { maxOutputBytes: config.maxOutputBytes, notificationPlatforms: config.notifications, workspaceDir },
     },
   });
@@ -94,10 +99,31 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     engine,
     audit,
     approvals,
+    models,
     close: () => {
+      void models.close();
       unsubscribeApprovals();
       unsubscribe();
       audit?.close();
     },
   };
+}
+
+/** The `models:`/`routing:`/`cache:` sections of a resolved config (validated by the config schema). */
+export function modelSections(config: ResolvedConfig): ModelsConfigInput {
+  const { models, routing, cache } = config.extensions as ModelsConfigInput;
+  return { ...(models ? { models } : {}), ...(routing ? { routing } : {}), ...(cache ? { cache } : {}) };
+}
+
+function createModelService(config: ResolvedConfig, store: Store, logger: Logger, audit: AuditLog | undefined): ModelService {
+  return new ModelService({
+    initial: modelSections(config),
+    source: config.configFile ?? "config.yaml",
+    configDir: config.configDir,
+    ...(config.modelPath ? { modelPath: config.modelPath } : {}),
+    store,
+    logger,
+    ...(audit ? { audit } : {}),
+    deps: { ...(config.memoryLimitBytes !== undefined ? { memoryLimitBytes: config.memoryLimitBytes } : {}) },
+  });
 }

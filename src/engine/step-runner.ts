@@ -3,6 +3,7 @@ import type { Clock } from "../clock/index.js";
 import type { EventBus } from "../events/index.js";
 import type { TemplateScope } from "../expression/index.js";
 import type { Logger } from "../logger/index.js";
+import type { GenerateRequest, GenerateResult, StreamPart } from "../models/index.js";
 import type { StepDefinition, WorkflowDefinition } from "../workflow/index.js";
 
 /** Durable outbound delivery, as seen by steps (the outbox implements it). */
@@ -50,6 +51,14 @@ export interface AuditRecorder {
   }): unknown;
 }
 
+/** The model router as steps see it (the model layer's ModelService implements it). */
+export interface ModelAccess {
+  /** False when no model is configured: the ai step then says how to configure one. */
+  readonly configured: boolean;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+  stream(request: GenerateRequest): AsyncIterable<StreamPart>;
+}
+
 /** Services shared by every step of a daemon. */
 export interface StepServices {
   clock: Clock;
@@ -60,14 +69,19 @@ export interface StepServices {
   approvals?: ApprovalRequester;
   /** The audit log, for middleware and steps that decide something worth recording (policy decisions, tool calls). */
   audit?: AuditRecorder;
+  /** The routing matrix (routing, fallback, cache, audit); absent in harnesses without models. */
+  models?: ModelAccess;
   /** Daemon settings the steps may need (notification platforms, output caps, …). */
   settings: StepSettings;
 }
 
 export interface NotificationTarget {
-  type: "log" | "webhook";
+  type: "log" | "webhook" | "channel";
   url?: string;
   headers?: Record<string, string>;
+  /** type channel: the configured platform (platforms.json name) and its chat (`*`: the owner chats). */
+  channel?: string;
+  chatId?: string;
 }
 
 export interface StepSettings {

@@ -10,6 +10,8 @@ export type ErrorCode =
   | "template_error"
   | "unknown_step_type"
   | "no_model_provider"
+  | "model_error"
+  | "model_not_found"
   | "delivery_failed"
   | "store_error"
   | "bad_request"

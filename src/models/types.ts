@@ -42,6 +42,21 @@ export interface GenerateRequest {
   stop?: string[];
   /** Cancels the request (timeouts and run cancellation come through here). */
   signal?: AbortSignal;
+  /** For the router: a task type of the routing matrix or a configured model name (providers ignore it). */
+  model?: string;
+  /** For the router: false skips the result cache for this request. */
+  cache?: boolean;
+  /** For the router's audit entry: who asked (a workflow step, an API client, a chat conversation). */
+  caller?: ModelCaller;
+}
+
+/** Who made a model call, recorded in its audit entry. */
+export interface ModelCaller {
+  workflow?: string;
+  run?: string;
+  step?: string;
+  /** `api`, `cli`, a chat user. */
+  user?: string;
 }
 
 export interface Usage {

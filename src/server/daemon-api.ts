@@ -1,4 +1,19 @@
 import type { LocalAgentEvent } from "../events/index.js";
+import type { GenerateRequest, GenerateResult, StreamPart } from "../models/index.js";
+
+/** The model layer as the API sees it: `/api/models`, `/api/config/models`, `/v1/*`. */
+export interface ModelsApi {
+  /** Models, routes, health and cache counters (`GET /api/models`). */
+  overview(): { models: Array<{ name: string }>; routing: Record<string, string[]> };
+  /** The model sections as configured, keys redacted (`GET /api/config/models`). */
+  configView(): unknown;
+  /** Validates and applies `{models, routing, cache?}` (`PUT /api/config/models`). */
+  applyBody(body: unknown): unknown;
+  /** Sends a tiny prompt through a model or task type (`POST /api/models/:name/test`). */
+  probe(target: string, signal?: AbortSignal): Promise<unknown>;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+  stream(request: GenerateRequest): AsyncIterable<StreamPart>;
+}
 
 /** What the HTTP server needs from the daemon; keeps the server free of engine internals. */
 export interface DaemonApi {
@@ -17,4 +32,6 @@ export interface DaemonApi {
   decideApproval(id: string, decision: "approve" | "deny", by: string): unknown;
   problems(): unknown[];
   subscribe(listener: (event: LocalAgentEvent) => void): () => void;
+  /** The model layer; absent in API test doubles without one. */
+  models?(): ModelsApi | undefined;
 }

@@ -1,5 +1,5 @@
 import { StepRegistry } from "../engine/index.js";
-import { unconfiguredAiStep } from "./ai/index.js";
+import { aiStep, setAiToolLoop, type AiConfig, type AiOutput, type AiToolLoop } from "./ai/index.js";
 import { approvalStep } from "./approval/index.js";
 import { foreachStep } from "./foreach/index.js";
 import { httpStep } from "./http/index.js";
@@ -7,7 +7,8 @@ import { notificationStep } from "./notification/index.js";
 import { setStep } from "./set/index.js";
 import { shellStep } from "./shell/index.js";
 
-export { approvalStep, foreachStep, httpStep, notificationStep, setStep, shellStep, unconfiguredAiStep };
+export { aiStep, approvalStep, foreachStep, httpStep, notificationStep, setAiToolLoop, setStep, shellStep };
+export type { AiConfig, AiOutput, AiToolLoop };
 export type { NotificationPayload } from "./notification/index.js";
 
 /** The registry with every built-in step type. */
@@ -19,5 +20,5 @@ export function createDefaultRegistry(): StepRegistry {
     .register(notificationStep)
     .register(foreachStep)
     .register(approvalStep)
-    .register(unconfiguredAiStep);
+    .register(aiStep);
 }

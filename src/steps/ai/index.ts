@@ -1,30 +1,143 @@
 import { z } from "zod";
-import type { StepRunner } from "../../engine/index.js";
+import type { StepContext, StepRunner } from "../../engine/index.js";
 import { LocalAgentError } from "../../errors/index.js";
+import type { ChatMessage, GenerateRequest, GenerateResult } from "../../models/index.js";
+import { checkPayloadSchema, validatePayload } from "../../workflow/index.js";
+
+export interface AiConfig {
+  model?: string;
+  prompt: string;
+  system?: string;
+  tools?: unknown[];
+  temperature?: number;
+  max_tokens?: number;
+  max_turns?: number;
+  json?: boolean | Record<string, unknown>;
+  cache?: boolean;
+}
+
+/** What an `ai` step outputs (`steps.NAME.output.text`, `.json`, `.model`, …). */
+export interface AiOutput {
+  text: string;
+  /** The parsed answer when `json:` was set. */
+  json?: unknown;
+  /** The model that served (after routing and fallback). */
+  model: string;
+  usage: { input_tokens: number; output_tokens: number };
+  cached: boolean;
+  finish_reason: GenerateResult["finishReason"];
+}
 
 /**
- * Placeholder `ai` step: the model layer registers the real runner under the same type.
- * Until then a workflow with an `ai` step validates, and the step fails with a clear error.
+ * Runs the agent loop for a step with `tools:`; the agent layer sets it. Until then such a step fails
+ * with a clear message instead of silently answering without its tools.
  */
-export const unconfiguredAiStep: StepRunner = {
+export type AiToolLoop = (context: StepContext<AiConfig>, request: GenerateRequest) => Promise<GenerateResult>;
+
+let toolLoop: AiToolLoop | undefined;
+
+/** The agent layer plugs its loop in here (`tools:` path of the ai step). */
+export function setAiToolLoop(loop: AiToolLoop | undefined): void {
+  toolLoop = loop;
+}
+
+/**
+ * `ai`: one prompt through the routing matrix (`model:` names a task type or a model; fallback,
+ * cache and audit come with the router). With `json:` the answer is parsed (and validated against
+ * the schema when one is given).
+ */
+export const aiStep: StepRunner<AiConfig> = {
   type: "ai",
   configShape: {
     model: z.string().optional().describe("A task type of the routing matrix (code_gen, general, …) or a model name"),
     prompt: z.string().describe("The prompt; may use templates"),
-    system: z.string().optional(),
-    tools: z.array(z.unknown()).optional(),
-    temperature: z.number().optional(),
+    system: z.string().optional().describe("The system prompt; may use templates"),
+    tools: z.array(z.unknown()).optional().describe("Tools the model may call (agent loop)"),
+    temperature: z.number().min(0).max(2).optional(),
     max_tokens: z.number().int().positive().optional(),
     max_turns: z.number().int().positive().optional(),
-    json: z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(),
-    cache: z.boolean().optional(),
+    json: z
+      .union([z.boolean(), z.record(z.string(), z.unknown())])
+      .optional()
+      .describe("true: the answer must be a JSON object; a JSON Schema: it must also match it. Parsed into output.json"),
+    cache: z.boolean().optional().describe("false: never answer this step from the result cache"),
   },
-  run(context) {
-    return Promise.reject(
-      new LocalAgentError(
+  async run(context) {
+    const { config, step } = context;
+    const models = context.services.models;
+    if (!models?.configured) {
+      throw new LocalAgentError(
         "no_model_provider",
-        `no model provider configured: step "${context.step.name}" asks for model "${String(context.config.model ?? "general")}"; add models: and routing: to config.yaml, or start with --model-path FILE.gguf`,
-      ),
-    );
+        `no model provider configured: step "${step.name}" asks for model "${config.model ?? "general"}"; add models: and routing: to config.yaml, or start with --model-path FILE.gguf`,
+      );
+    }
+    if (config.json && typeof config.json === "object") {
+      const problems = checkPayloadSchema(config.json);
+      if (problems.length > 0)
+        throw new LocalAgentError(
+          "step_failed",
+          `ai step "${step.name}": json: is not a valid JSON Schema: ${problems.map((problem) => problem.message).join("; ")}`,
+        );
+    }
+    const messages: ChatMessage[] = [];
+    if (config.system) messages.push({ role: "system", content: config.system });
+    messages.push({ role: "user", content: config.prompt });
+    const request: GenerateRequest = {
+      messages,
+      signal: context.signal,
+      caller: { workflow: context.workflow.name, run: context.runId, step: context.path },
+      ...(config.model !== undefined ? { model: config.model } : {}),
+      ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+      ...(config.max_tokens !== undefined ? { maxTokens: config.max_tokens } : {}),
+      ...(config.json !== undefined && config.json !== false ? { json: config.json } : {}),
+      ...(config.cache === false ? { cache: false } : {}),
+    };
+    let result: GenerateResult;
+    if (config.tools && config.tools.length > 0) {
+      if (!toolLoop)
+        throw new LocalAgentError("step_failed", `ai step "${step.name}": tools: needs the agent loop, which this build does not have`);
+      result = await toolLoop(context, request);
+    } else {
+      result = await models.generate(request);
+    }
+    const output: AiOutput = {
+      text: result.text,
+      model: result.model,
+      usage: { input_tokens: result.usage.inputTokens, output_tokens: result.usage.outputTokens },
+      cached: result.cached === true,
+      finish_reason: result.finishReason,
+    };
+    if (config.json) output.json = parseAnswer(step.name, result, config.json);
+    return { output };
   },
 };
+
+/** Parses a JSON answer (a ```json fence is tolerated) and validates it against the step's schema. */
+function parseAnswer(stepName: string, result: GenerateResult, json: true | Record<string, unknown>): unknown {
+  const fenced = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/.exec(result.text);
+  const text = fenced?.[1] ?? result.text;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new LocalAgentError(
+      "step_failed",
+      `ai step "${stepName}": model "${result.model}" did not answer with JSON: ${text.slice(0, 200)}`,
+      { retryable: true },
+    );
+  }
+  if (json !== true) {
+    const errors = validatePayload(json, value);
+    if (errors.length > 0) {
+      const reasons = errors.map((error) => `answer${error.instancePath} ${error.message}`).join("; ");
+      throw new LocalAgentError(
+        "step_failed",
+        `ai step "${stepName}": the answer of model "${result.model}" does not match json: ${reasons}`,
+        {
+          retryable: true,
+        },
+      );
+    }
+  }
+  return value;
+}
