@@ -55,6 +55,22 @@ export interface SentMessage {
 export interface ChannelContext {
   /** Called for each inbound message; resolves once it is durably queued (the adapter may then acknowledge). */
   receive(message: InboundMessage): Promise<void>;
+  /**
+   * Durable key/value state of this channel (in the store), e.g. the last processed update id, so a
+   * restart neither loses nor repeats updates. Always given by the channel manager.
+   */
+  state?: ChannelState;
+  /**
+   * Reports an inbound event the adapter refused (bad signature, malformed body, unknown type): the
+   * manager logs the reason (and audits it). Adapters call this instead of throwing out of a handler.
+   */
+  reject?(reason: string, details?: Record<string, unknown>): void;
+}
+
+/** Per-channel durable state (JSON values). */
+export interface ChannelState {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
 }
 
 export interface Channel {
@@ -67,6 +83,10 @@ export interface Channel {
   stop(): Promise<void>;
   /** Sends one logical message (split as needed). Throws LocalAgentError with retryable set for the outbox. */
   sendMessage(message: OutboundMessage, signal?: AbortSignal): Promise<SentMessage>;
-  /** Handles one raw platform event (a webhook body): validates it and hands messages to the context. */
-  handleEvent?(event: unknown, headers: Record<string, string | undefined>): Promise<void>;
+  /**
+   * Handles one raw platform event (a webhook body): validates it and hands messages to the context.
+   * `event` is the body parsed as JSON (the text itself when it is not JSON); `rawBody` is the exact
+   * text received, for signature checks. Throw a LocalAgentError `bad_request` to answer 400.
+   */
+  handleEvent?(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void>;
 }

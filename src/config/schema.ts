@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
 import { auditConfigSchema } from "../audit/index.js";
+import { platformsConfigSchema } from "../channels/platform-schema.js";
 import { policyConfigSchema } from "../policy/index.js";
 import { durationSchema } from "../workflow/index.js";
 
@@ -50,7 +51,9 @@ export const configFileSchema = z
     models: z.unknown().optional(),
     routing: z.unknown().optional(),
     cache: z.unknown().optional(),
-    platforms: z.unknown().optional(),
+    platforms: platformsConfigSchema
+      .optional()
+      .describe("Chat platforms: the list platforms.json holds under platforms (docs/channels.md)"),
     policy: policyConfigSchema
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),

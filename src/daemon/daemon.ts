@@ -1,6 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import type { ApprovalDecision, ApprovalService } from "../approvals/index.js";
 import type { AuditLog } from "../audit/index.js";
+import { ChannelManager, loadPlatforms, type ConversationResponder } from "../channels/index.js";
+import "../channels/builtin.js";
 import { systemClock, type Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
@@ -44,6 +46,8 @@ export interface DaemonOptions {
   fileRetryMs?: number;
   /** Serve HTTP (default true). */
   serve?: boolean;
+  /** Answers chat messages (conversations); default: the configured model once the model layer lands, else a notice. */
+  conversationResponder?: ConversationResponder;
 }
 
 export const VERSION = readVersion();
@@ -71,6 +75,8 @@ export class Daemon implements DaemonApi {
   private workflows = new Map<string, WorkflowDefinition>();
   private issues: WorkflowIssue[] = [];
   private releaseLock: (() => void) | undefined;
+  /** The chat channels (platforms.json / platforms:), after start. */
+  channels: ChannelManager | undefined;
   private startedAt = 0;
   private stopping: Promise<void> | undefined;
 
@@ -159,6 +165,15 @@ export class Daemon implements DaemonApi {
     mkdirSync(config.dataDir, { recursive: true });
     mkdirSync(config.cacheDir, { recursive: true });
     this.releaseLock = acquirePidLock(config.dataDir);
+    const platforms = loadPlatforms({ file: config.platformConfig, inline: config.extensions.platforms });
+    config.secrets.push(...platforms.secrets);
+    // `platform: NAME` in a notification step goes to the chat platform NAME when one is configured.
+    for (const platform of platforms.platforms)
+      config.notifications[platform.name] = {
+        type: "channel",
+        channel: platform.name,
+        ...(platform.chat_id ? { chatId: platform.chat_id } : {}),
+      };
     const runtime = createRuntime({
       config,
       clock: this.clock,
@@ -183,6 +198,8 @@ export class Daemon implements DaemonApi {
     // Event sources start before the API listens, so an event posted as soon as /healthz answers is taken.
     await this.triggers.start();
     this.outbox.setOnline(this.network.online);
+    this.channels = this.createChannels(platforms.platforms);
+    await this.channels.start();
     if (this.options.serve !== false) {
       const server = new HttpServer({
         host: config.server.host,
@@ -191,6 +208,7 @@ export class Daemon implements DaemonApi {
         secrets: config.secrets,
         api: this,
         logger: this.logger,
+        channels: this.channels,
       });
       await server.listen();
       this.server = server;
@@ -221,6 +239,33 @@ export class Daemon implements DaemonApi {
     );
   }
 
+  private createChannels(platforms: ReturnType<typeof loadPlatforms>["platforms"]): ChannelManager {
+    return new ChannelManager({
+      platforms,
+      store: this.store,
+      outbox: this.outbox,
+      events: this.events,
+      clock: this.clock,
+      logger: this.logger,
+      audit: this.runtime?.audit,
+      approvals: this.runtime?.approvals,
+      ...(this.options.conversationResponder ? { responder: this.options.conversationResponder } : {}),
+      commands: {
+        runWorkflow: (name) => {
+          const submitted = this.submit(this.workflow(name), { trigger: "chat" });
+          if (submitted.status === "skipped") throw new LocalAgentError("conflict", `not started: ${submitted.reason}`);
+          return Promise.resolve(submitted.run.id);
+        },
+        status: () => {
+          const health = this.health();
+          const pending = this.approvals.list({ status: "pending" }).length;
+          return `LocalAgent ${health.version}: ${health.workflows} workflows, ${health.activeRuns} runs active, ${pending} approvals pending, ${health.problems} problems`;
+        },
+        chatCommand: (message) => this.chatCommands.receive(message),
+      },
+    });
+  }
+
   /** Re-reads the workflow files (SIGHUP). Broken files are reported; the rest keep running. */
   reload(): void {
     const { config } = this.options;
@@ -244,6 +289,7 @@ export class Daemon implements DaemonApi {
   private async shutdown(): Promise<void> {
     this.logger.info({ graceMs: this.config.shutdownGraceMs }, "stopping");
     this.scheduler.stop();
+    await this.channels?.stop();
     await this.triggers.stop();
     // Before the drain: a run finishing during it would otherwise hand its slot to a queued run.
     this.dispatcher?.close();

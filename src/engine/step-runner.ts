@@ -65,9 +65,12 @@ export interface StepServices {
 }
 
 export interface NotificationTarget {
-  type: "log" | "webhook";
+  type: "log" | "webhook" | "channel";
   url?: string;
   headers?: Record<string, string>;
+  /** type channel: the configured platform (platforms.json name) and its chat (`*`: the owner chats). */
+  channel?: string;
+  chatId?: string;
 }
 
 export interface StepSettings {

@@ -40,7 +40,13 @@ export type LocalAgentEvent =
       decision: "approved" | "denied" | "expired";
       by: string;
       at: number;
-    };
+    }
+  /** A chat message accepted by a channel and durably queued (text not included: it may be private). */
+  | { type: "channel-message"; channel: string; chatId: string; userId: string; messageId: string; action?: string; at: number }
+  /** An inbound chat event refused (bad signature, malformed body, stranger): the reason, never the content. */
+  | { type: "channel-rejected"; channel: string; reason: string; userId?: string; at: number }
+  /** A channel started, stopped or failed to start. */
+  | { type: "channel-status"; channel: string; status: "running" | "failed" | "stopped"; error?: string; at: number };
 
 export type LocalAgentEventType = LocalAgentEvent["type"];
 type Listener = (event: LocalAgentEvent) => void;

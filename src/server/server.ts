@@ -6,6 +6,7 @@ import type { WebSocket, WebSocketServer } from "ws";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
 import type { LocalAgentEvent } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
+import { channelRouteName, registerChannelRoutes, type ChannelApi, type ChatSession } from "./channel-routes.js";
 import type { DaemonApi } from "./daemon-api.js";
 
 export interface ServerOptions {
@@ -17,6 +18,8 @@ export interface ServerOptions {
   api: DaemonApi;
   /** Where unexpected (5xx) errors are logged. */
   logger?: Logger;
+  /** The chat channels: their routes, pairing and web chat on /ws. */
+  channels?: ChannelApi | undefined;
 }
 
 const STATUS_BY_CODE: Partial<Record<LocalAgentError["code"], number>> = {
@@ -133,6 +136,7 @@ export class HttpServer {
       const by = typeof body.by === "string" && body.by !== "" ? body.by.slice(0, 200) : "api";
       return api.decideApproval(param(request, "id"), decision, by);
     });
+    registerChannelRoutes(app, () => this.options.channels);
   }
 
   /** Removes configured secret values from text a client will see. */
@@ -146,6 +150,8 @@ export class HttpServer {
 
   private authorize(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
     if (request.url === "/healthz" || hasToken(request.headers.authorization, this.options.token)) return done();
+    // A channel's event route is authenticated by its adapter (webhook HMAC, Telegram secret token).
+    if (request.method === "POST" && channelRouteName(request.url, this.options.channels) !== undefined) return done();
     void reply.status(401).send({ error: { code: "unauthorized", message: "missing or wrong bearer token" } });
   }
 
@@ -163,23 +169,44 @@ export class HttpServer {
     }
     this.sockets ??= import("ws").then(({ WebSocketServer: Server }) => new Server({ noServer: true, maxPayload: 1 << 20 }));
     this.sockets.then(
-      (sockets) => sockets.handleUpgrade(request, socket, head, (client) => this.stream(client, url.searchParams.get("run"))),
+      (sockets) => sockets.handleUpgrade(request, socket, head, (client) => this.stream(client, url.searchParams.get("run"), url)),
       () => socket.destroy(),
     );
   }
 
   /** Streams typed events to one WebSocket client, optionally only those of one run. */
-  private stream(client: WebSocket, runId: string | null): void {
+  private stream(client: WebSocket, runId: string | null, url: URL): void {
     const unsubscribe = this.options.api.subscribe((event: LocalAgentEvent) => {
       if (runId && (!("runId" in event) || event.runId !== runId)) return;
       if (client.readyState === client.OPEN && client.bufferedAmount < 8 << 20) client.send(JSON.stringify(event));
     });
     client.on("close", unsubscribe);
     client.on("error", unsubscribe);
+    let chat: ChatSession | undefined;
+    const resume = url.searchParams.get("chat") ?? undefined;
+    client.on("close", () => chat?.close());
     client.on("message", (data) => {
-      // Inbound chat arrives with the channels layer; until then, answer pings so clients can check liveness.
+      // Pings for liveness; `chat.*` frames are web chat (docs/channels.md), the connection being one chat.
       const text = data.toString();
-      if (text === "ping") client.send("pong");
+      if (text === "ping") return void client.send("pong");
+      let frame: unknown;
+      try {
+        frame = JSON.parse(text);
+      } catch {
+        return void client.send(JSON.stringify({ type: "error", reason: "frames must be JSON objects (or ping)" }));
+      }
+      if (typeof frame !== "object" || frame === null || Array.isArray(frame) || typeof (frame as { type?: unknown }).type !== "string")
+        return void client.send(JSON.stringify({ type: "error", reason: "a frame needs a type" }));
+      const record = frame as Record<string, unknown>;
+      if (!String(record.type).startsWith("chat."))
+        return void client.send(JSON.stringify({ type: "error", reason: `unknown frame type "${String(record.type).slice(0, 40)}"` }));
+      const send = (out: string): void => {
+        if (client.readyState === client.OPEN && client.bufferedAmount < 8 << 20) client.send(out);
+      };
+      chat ??= this.options.channels?.openChat(send, typeof record.chat === "string" ? record.chat : resume);
+      if (!chat)
+        return void client.send(JSON.stringify({ type: "chat.error", reason: "web chat is not enabled (add a webchat platform)" }));
+      chat.receive(record);
     });
     client.send(JSON.stringify({ type: "hello", version: this.options.api.health().version }));
   }

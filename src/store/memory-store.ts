@@ -192,6 +192,10 @@ export class MemoryStore implements Store {
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  deleteState(namespace: string, key: string): boolean {
+    return this.state.delete(`${namespace}\u0000${key}`);
+  }
+
   /** Atomic like a database transaction: when `work` throws, every change it made is undone. */
   transaction<T>(work: () => T): T {
     const saved = copy(this.tables());

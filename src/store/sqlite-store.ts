@@ -110,6 +110,7 @@ export class SqliteStore implements Store {
       ),
       getState: db.prepare("SELECT value, version FROM state WHERE namespace = ? AND key = ?"),
       listState: db.prepare("SELECT key, value, version FROM state WHERE namespace = ? ORDER BY key"),
+      deleteState: db.prepare("DELETE FROM state WHERE namespace = ? AND key = ?"),
       insertState: db.prepare(
         "INSERT INTO state (namespace, key, value, version, updated_at) VALUES (?, ?, ?, 1, ?) ON CONFLICT DO NOTHING",
       ),
@@ -260,6 +261,10 @@ export class SqliteStore implements Store {
       value: decode(row.value),
       version: Number(row.version),
     }));
+  }
+
+  deleteState(namespace: string, key: string): boolean {
+    return this.statements.deleteState.run(namespace, key).changes === 1;
   }
 
   transaction<T>(work: () => T): T {

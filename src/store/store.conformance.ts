@@ -257,6 +257,16 @@ export function describeStoreConformance(name: string, createStore: () => Store,
       ]);
     });
 
+    it("deletes one state entry", () => {
+      store.compareAndSetState("inbox", "a", { n: 1 }, null);
+      store.compareAndSetState("inbox", "b", { n: 2 }, null);
+      expect(store.deleteState("inbox", "a")).toBe(true);
+      expect(store.deleteState("inbox", "a")).toBe(false);
+      expect(store.getState("inbox", "a")).toBeUndefined();
+      expect(store.listState("inbox").map((entry) => entry.key)).toEqual(["b"]);
+      expect(store.compareAndSetState("inbox", "a", { n: 3 }, null)).toBe(true);
+    });
+
     it("rolls back a transaction that throws", () => {
       store.createRun(newRun("r1"));
       expect(() =>

@@ -113,6 +113,8 @@ export interface Store {
   compareAndSetState(namespace: string, key: string, value: unknown, expectedVersion: number | null): boolean;
   /** Every entry of a namespace, ordered by key (approvals list their requests with it). */
   listState(namespace: string): Array<VersionedValue & { key: string }>;
+  /** Removes one entry (queues and histories that must stay bounded); true when it existed. */
+  deleteState(namespace: string, key: string): boolean;
 
   /** Runs `work` atomically. */
   transaction<T>(work: () => T): T;

@@ -46,6 +46,25 @@ export const notificationStep: StepRunner<NotificationConfig> = {
     };
     if (config.title !== undefined) payload.title = config.title;
     let destination = "log";
+    if (target.type === "channel") {
+      // A chat platform (platforms.json): delivered by the channel manager's `channel` deliverer.
+      const chatId = target.chatId ?? "*";
+      const text = config.title !== undefined ? `${config.title}\n${payload.message}` : payload.message;
+      const channelPayload = {
+        channel: target.channel ?? config.platform,
+        message: { chatId, text },
+        workflow: payload.workflow,
+        run_id: payload.run_id,
+      };
+      destination = `channel:${channelPayload.channel}:${chatId}`;
+      const deliveryId = services.deliveries.enqueue({
+        destination,
+        kind: "channel",
+        payload: channelPayload,
+        idempotencyKey: context.stepKey,
+      });
+      return Promise.resolve({ output: { queued: true, platform: config.platform, destination, delivery_id: deliveryId ?? null } });
+    }
     if (target.type === "webhook") {
       payload.url = target.url ?? "";
       if (target.headers) payload.headers = target.headers;

@@ -1,0 +1,1 @@
+export { createWebChatChannel, WebChatChannel } from "./webchat-channel.js";
