@@ -7,6 +7,7 @@ import { decodeFrame, encodeFrame, type LarkFrame } from "./lark-frame.js";
 /** A message the app sent, as the server received it. */
 export interface FeishuSentMessage {
   path: string;
+  /** The chat: `receive_id`, or for a reply the chat of the message replied to. */
   receiveId: string | undefined;
   replyTo: string | undefined;
   msgType: string;
@@ -41,6 +42,8 @@ export class FeishuServer {
   wsConnections = 0;
   pings = 0;
   private readonly validTokens = new Set<string>();
+  /** Chat of each message id the platform delivered (replies land in the same chat). */
+  private readonly chats = new Map<string, string>();
   private readonly sockets = new Set<WebSocket>();
   private readonly acks = new Map<string, (frame: LarkFrame) => void>();
   private server: Server | undefined;
@@ -89,6 +92,7 @@ export class FeishuServer {
    * the client's acknowledgement payload (`{code: 200}` when handled).
    */
   async pushEvent(event: unknown, fragments = 1): Promise<Record<string, unknown>> {
+    this.remember(event);
     const socket = [...this.sockets].find((candidate) => candidate.readyState === candidate.OPEN);
     if (!socket) throw new Error("no open long connection");
     this.counter += 1;
@@ -109,6 +113,12 @@ export class FeishuServer {
     }
     const ack = await acked;
     return JSON.parse(ack.payload?.toString() ?? "{}") as Record<string, unknown>;
+  }
+
+  /** Notes the chat of an `im.message.receive_v1` event's message, so a reply to it is recorded as sent to that chat. */
+  remember(event: unknown): void {
+    const message = (event as { event?: { message?: { message_id?: unknown; chat_id?: unknown } } } | undefined)?.event?.message;
+    if (typeof message?.message_id === "string" && typeof message.chat_id === "string") this.chats.set(message.message_id, message.chat_id);
   }
 
   /** Sends raw bytes over the long connection (malformed-frame tests). */
@@ -205,7 +215,7 @@ export class FeishuServer {
     }
     this.sent.push({
       path: url.pathname,
-      receiveId: body.receive_id as string | undefined,
+      receiveId: replyTo ? this.chats.get(replyTo) : (body.receive_id as string | undefined),
       replyTo,
       msgType: String(body.msg_type),
       content,

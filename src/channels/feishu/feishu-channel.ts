@@ -2,7 +2,7 @@ import type { Agent } from "node:http";
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { errorMessage, LocalAgentError } from "../../errors/index.js";
 import { createSilentLogger, type Logger } from "../../logger/index.js";
-import type { Channel, ChannelCapabilities, ChannelContext, OutboundMessage, SentMessage } from "../types.js";
+import type { Channel, ChannelCapabilities, ChannelContext, ChannelEventReply, OutboundMessage, SentMessage } from "../types.js";
 import { decryptEvent, eventSignature, sameSecret, signatureMatches } from "./event-crypto.js";
 import { MalformedEventError, parseFeishuEvent } from "./event-parser.js";
 import { buildCard, FeishuApi, messageUuid, type FeishuMessageBody } from "./feishu-api.js";
@@ -15,10 +15,8 @@ import { splitText } from "./text-split.js";
 /** Longest callback body accepted (Feishu's own events are a few KB). */
 export const MAX_CALLBACK_BYTES = 1 << 20;
 
-/** An outbound message with the outbox's delivery key: Feishu's `uuid` makes a resend within an hour a no-op. */
-export interface FeishuOutboundMessage extends OutboundMessage {
-  idempotencyKey?: string;
-}
+/** An outbound message; its `idempotencyKey` (the outbox's delivery key) becomes Feishu's `uuid`, so a resend within an hour is a no-op. */
+export type FeishuOutboundMessage = OutboundMessage;
 
 /** The HTTP answer to one event callback. */
 export interface CallbackResponse {
@@ -28,7 +26,9 @@ export interface CallbackResponse {
 
 export interface FeishuChannelServices {
   logger?: Logger;
+  /** The time (ms) for token expiry; default the clock's, else Date.now. */
   now?: () => number;
+  clock?: { now(): number };
 }
 
 /** Signals that this callback was refused, and why (logged, and answered with `status`). */
@@ -55,6 +55,7 @@ export class FeishuChannel implements Channel {
   private readonly agent: Agent | undefined;
   private readonly request: (request: JsonRequest) => Promise<JsonResponse>;
   private readonly logger: Logger;
+  private readonly now: () => number;
   private context: ChannelContext | undefined;
   private connection: LongConnection | undefined;
   /** True once the long connection is up and listening (mode websocket). */
@@ -67,9 +68,11 @@ export class FeishuChannel implements Channel {
     private readonly services: FeishuChannelServices = {},
   ) {
     this.name = options.name;
+    const clock = services.clock;
+    this.now = services.now ?? (clock ? () => clock.now() : Date.now);
     this.kind = options.kind ?? "enterprise_im";
     this.capabilities = { maxMessageLength: options.maxMessageLength ?? 7000, formats: ["plain", "markdown"], buttons: true, edit: false };
-    this.logger = (services.logger ?? createSilentLogger()).child({ channel: options.name });
+    this.logger = services.logger ?? createSilentLogger();
     this.agent = options.proxy ? new SocksProxyAgent(options.proxy) : undefined;
     this.request = createJsonClient(this.agent);
     const timeoutMs = options.requestTimeoutMs ?? 15_000;
@@ -79,7 +82,7 @@ export class FeishuChannel implements Channel {
       appSecret: options.appSecret,
       request: this.request,
       refreshMarginMs: options.tokenRefreshMarginMs ?? 5 * 60_000,
-      now: services.now,
+      now: this.now,
       timeoutMs,
     });
     this.api = new FeishuApi({ baseUrl: options.baseUrl, tokens: this.tokens, request: this.request, timeoutMs });
@@ -144,10 +147,11 @@ export class FeishuChannel implements Channel {
    * url_verification challenge); a refused callback throws `bad_request` with the HTTP status in
    * `details.httpStatus`, and the route logs and audits its reason.
    */
-  async handleEvent(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void> {
+  async handleEvent(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void | ChannelEventReply> {
     const raw = rawBody ?? (typeof event === "string" || Buffer.isBuffer(event) ? event : JSON.stringify(event));
     try {
-      await this.verifyAndDispatch(raw, headers);
+      const reply = await this.verifyAndDispatch(raw, headers);
+      if (reply.body.challenge !== undefined) return { body: reply.body };
     } catch (error) {
       this.counters.rejected += 1;
       const status = error instanceof RejectedEvent ? error.status : error instanceof MalformedEventError ? 400 : 500;
@@ -234,24 +238,22 @@ export class FeishuChannel implements Channel {
     try {
       event = parse ? parseFeishuEvent(body) : (body as ReturnType<typeof parseFeishuEvent>);
     } catch (error) {
-      // A malformed frame from the long connection: logged and acknowledged, never retried forever.
+      // A malformed frame from the long connection: reported and acknowledged, never retried forever.
       this.counters.rejected += 1;
-      this.logger.warn({ reason: errorMessage(error) }, "Feishu event rejected");
+      if (context.reject) context.reject(errorMessage(error), { via: "long connection" });
+      else this.logger.warn({ reason: errorMessage(error) }, "Feishu event rejected");
       return;
     }
     if (event.kind === "ignored" || event.kind === "challenge") {
+      // Acknowledged (so the platform does not redeliver it) but reported: unknown types are audited.
       this.counters.ignored += 1;
-      this.logger.info(
-        {
-          reason: event.kind === "ignored" ? event.reason : "url_verification on the long connection",
-          event_id: event.kind === "ignored" ? event.eventId : undefined,
-        },
-        "Feishu event ignored",
-      );
+      const reason = event.kind === "ignored" ? event.reason : "url_verification on the long connection";
+      if (context.reject) context.reject(`ignored: ${reason}`, { event_id: event.kind === "ignored" ? event.eventId : undefined });
+      else this.logger.info({ reason }, "Feishu event ignored");
       return;
     }
     this.counters.received += 1;
-    await context.receive({ ...event.message, channel: this.name, receivedAt: (this.services.now ?? Date.now)() });
+    await context.receive({ ...event.message, channel: this.name, receivedAt: this.now() });
   }
 
   private redact(text: string): string {
