@@ -1,7 +1,7 @@
 import type { Agent } from "node:http";
 import { errorMessage, LocalAgentError } from "../../errors/index.js";
 import { createSilentLogger, type Logger } from "../../logger/index.js";
-import type { Channel, ChannelCapabilities, ChannelContext, OutboundMessage, SentMessage } from "../types.js";
+import type { Channel, ChannelCapabilities, ChannelContext, ChannelEventReply, OutboundMessage, SentMessage } from "../types.js";
 import { decryptEvent, eventSignature, sameSecret, signatureMatches } from "./event-crypto.js";
 import { MalformedEventError, parseFeishuEvent } from "./event-parser.js";
 import { buildCard, FeishuApi, messageUuid, type FeishuMessageBody } from "./feishu-api.js";
@@ -14,10 +14,8 @@ import { splitText } from "./text-split.js";
 /** Longest callback body accepted (Feishu's own events are a few KB). */
 export const MAX_CALLBACK_BYTES = 1 << 20;
 
-/** An outbound message with the outbox's delivery key: Feishu's `uuid` makes a resend within an hour a no-op. */
-export interface FeishuOutboundMessage extends OutboundMessage {
-  idempotencyKey?: string;
-}
+/** An outbound message; its `idempotencyKey` (the outbox's delivery key) becomes Feishu's `uuid`, so a resend within an hour is a no-op. */
+export type FeishuOutboundMessage = OutboundMessage;
 
 /** The HTTP answer to one event callback. */
 export interface CallbackResponse {
@@ -153,10 +151,11 @@ export class FeishuChannel implements Channel {
    * url_verification challenge); a refused callback throws `bad_request` with the HTTP status in
    * `details.httpStatus`, and the route logs and audits its reason.
    */
-  async handleEvent(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void> {
+  async handleEvent(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void | ChannelEventReply> {
     const raw = rawBody ?? (typeof event === "string" || Buffer.isBuffer(event) ? event : JSON.stringify(event));
     try {
-      await this.verifyAndDispatch(raw, headers);
+      const reply = await this.verifyAndDispatch(raw, headers);
+      if (reply.body.challenge !== undefined) return { body: reply.body };
     } catch (error) {
       this.counters.rejected += 1;
       const status = error instanceof RejectedEvent ? error.status : error instanceof MalformedEventError ? 400 : 500;
@@ -263,8 +262,8 @@ export class FeishuChannel implements Channel {
    */
   private report(outcome: "rejected" | "ignored", reason: string, details: Record<string, unknown> = {}): void {
     this.counters[outcome] += 1;
-    const reject = (this.context as { reject?: (reason: string, details?: Record<string, unknown>) => void } | undefined)?.reject;
-    if (reject) reject(outcome === "ignored" ? `ignored: ${reason}` : reason, details);
+    const context = this.context;
+    if (context?.reject) context.reject(outcome === "ignored" ? `ignored: ${reason}` : reason, details);
     else if (outcome === "ignored") this.logger.info({ reason, ...details }, "Feishu event ignored");
     else this.logger.warn({ reason, ...details }, "Feishu event rejected");
   }

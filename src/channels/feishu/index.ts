@@ -1,4 +1,5 @@
 export {
+  createFeishuChannel,
   FeishuChannel,
   MAX_CALLBACK_BYTES,
   type CallbackResponse,
