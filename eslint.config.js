@@ -54,4 +54,6 @@ export default tseslint.config(
     },
     rules: { ...tseslint.configs.disableTypeChecked.rules, "no-undef": "error" },
   },
+  // Test fixtures run as plain node scripts (an MCP server on stdio): lint them without types.
+  { files: ["test/fixtures/**/*.mjs"], ...tseslint.configs.disableTypeChecked },
 );

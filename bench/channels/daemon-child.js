@@ -22,7 +22,7 @@ const scripted = {
       model: "scripted",
     });
   },
-  // eslint-disable-next-line require-yield
+
   async *stream() {
     throw new Error("not used");
   },

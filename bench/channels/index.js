@@ -169,7 +169,9 @@ try {
   mkdirSync(join(configDir, "workflows"), { recursive: true });
   writeFileSync(join(configDir, "config.yaml"), CONFIG);
   const port = await freePort();
-  const daemon = spawnNode([join(import.meta.dirname, "daemon-child.js"), configDir, join(temp.dir, "data"), String(port)]);
+  // BENCH_CPU_PROF=DIR: the daemon writes a V8 CPU profile there when it stops (bench/support/profile-top.js reads it).
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const daemon = spawnNode([...profile, join(import.meta.dirname, "daemon-child.js"), configDir, join(temp.dir, "data"), String(port)]);
   let daemonResult;
   try {
     await waitForOk(`http://127.0.0.1:${port}/healthz`, { process: daemon });

@@ -259,6 +259,18 @@ describe("ChannelManager", () => {
     expect(audit.map((entry) => entry.type)).toEqual(expect.arrayContaining(["channel.paired", "channel.revoked"]));
   });
 
+  it("sends at most 10 pairing codes per channel and hour; the rest are recorded for `pairing list`", async () => {
+    const started = await start([platform("chat")]);
+    const chat = channels.get("chat")!;
+    for (let index = 0; index < 12; index++) await chat.context?.receive(message("hi", { userId: `s${index}`, chatId: `c-s${index}` }));
+    await waitFor(() => audit.filter((entry) => entry.type === "channel.stranger").length === 12);
+    await waitFor(() => started.listPairing().length === 12);
+    // Every stranger was handled; only ten replies were queued.
+    expect(store.listDeliveries({})).toHaveLength(10);
+    await waitFor(() => chat.sent.length === 10);
+    expect(new Set(chat.sent.map((sent) => sent.chatId)).size).toBe(10);
+  });
+
   it("answers slash commands and hands other /commands to chat-command triggers", async () => {
     await start([platform("chat", { allow_users: ["u1"] })]);
     const chat = channels.get("chat")!;

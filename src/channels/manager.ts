@@ -71,6 +71,11 @@ interface Entry {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+/** Pairing codes sent per channel and hour; more new strangers than that are only recorded. */
+const PAIRING_CODES_PER_HOUR = 10;
+/** How long `stop` waits for messages being processed. */
+const STOP_WAIT_MS = 5000;
 
 /**
  * Builds the configured channels through the registry, starts and stops them with the daemon (one
@@ -88,6 +93,7 @@ export class ChannelManager {
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private responder: ConversationResponder;
+  private readonly codesSent = new Map<string, number[]>();
 
   constructor(private readonly options: ChannelManagerOptions) {
     const now = (): number => options.clock.now();
@@ -152,7 +158,14 @@ export class ChannelManager {
         this.setStatus(entry, "stopped");
       }),
     );
-    await Promise.allSettled([...this.chains.values()]);
+    // Messages still being answered (a slow model) keep their inbox entries and are handled again
+    // after the restart; shutdown waits for them only briefly.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.chains.values()]),
+      new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS).unref())),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Raw platform event from an HTTP route (`POST /api/channels/NAME/events`, `/api/channels/webhook/NAME`, `/api/NAME`). */
@@ -332,13 +345,22 @@ export class ChannelManager {
   private schedule(key: string, message: InboundMessage): void {
     const chat = `${message.channel}\u0000${message.chatId}`;
     const previous = this.chains.get(chat) ?? Promise.resolve();
+    let completed = false;
     const next = previous
-      .then(() => this.process(message))
+      .then(() => this.process(message, key))
+      .then((done) => void (completed = done))
       .catch((error: unknown) =>
         this.options.logger.error({ channel: message.channel, err: error }, `chat message not handled: ${errorMessage(error)}`),
       )
       .finally(() => {
-        this.inbox.done(key);
+        // Stopped meanwhile: the entry stays queued and is handled after the restart.
+        if (!completed && this.running) {
+          try {
+            this.inbox.done(key);
+          } catch (error) {
+            this.options.logger.error({ err: error }, `inbox entry not removed: ${errorMessage(error)}`);
+          }
+        }
         if (this.chains.get(chat) === next) this.chains.delete(chat);
       });
     this.chains.set(chat, next);
@@ -351,9 +373,10 @@ export class ChannelManager {
     return this.pairing.isPaired(platform.name, userId);
   }
 
-  private async process(message: InboundMessage): Promise<void> {
+  /** Handles one queued message; true when its inbox entry was removed here (with the reply, in one transaction). */
+  private async process(message: InboundMessage, key: string): Promise<boolean> {
     const platform = this.entries.get(message.channel)?.platform;
-    if (!platform) return;
+    if (!platform) return false;
     const reply = (text: string, suffix: string, extra: Partial<OutboundMessage> = {}): void => {
       this.send(
         platform.name,
@@ -361,13 +384,19 @@ export class ChannelManager {
         `reply:${platform.name}:${message.chatId}:${message.messageId}:${suffix}`,
       );
     };
-    if (!this.allowed(platform, message.userId)) return this.stranger(platform, message, reply);
+    if (!this.allowed(platform, message.userId)) {
+      this.stranger(platform, message, reply);
+      return false;
+    }
     this.rememberOwnerChat(platform.name, message.chatId);
-    if (message.action) return this.action(platform, message, reply);
+    if (message.action) {
+      this.action(platform, message, reply);
+      return false;
+    }
     const text = message.text.trim();
     if (text.startsWith("/")) {
       const handled = await this.slashCommand(platform, message, text, reply);
-      if (handled) return;
+      if (handled) return false;
     }
     const history = this.history.get(platform.name, message.chatId);
     let answer: string;
@@ -377,13 +406,19 @@ export class ChannelManager {
       this.options.logger.warn({ channel: platform.name, err: error }, `conversation failed: ${errorMessage(error)}`);
       answer = `Sorry, I could not answer: ${errorMessage(error)}`;
     }
-    this.history.append(
-      platform.name,
-      message.chatId,
-      { role: "user", content: message.text, at: message.receivedAt },
-      { role: "assistant", content: answer, at: this.options.clock.now() },
-    );
-    reply(answer === "" ? "(no answer)" : answer, "answer");
+    if (!this.running) return false;
+    // History, reply and the inbox entry in one commit: a crash leaves either all or none of them.
+    this.options.store.transaction(() => {
+      this.history.append(
+        platform.name,
+        message.chatId,
+        { role: "user", content: message.text, at: message.receivedAt },
+        { role: "assistant", content: answer, at: this.options.clock.now() },
+      );
+      reply(answer === "" ? "(no answer)" : answer, "answer");
+      this.inbox.done(key);
+    });
+    return true;
   }
 
   private stranger(platform: PlatformConfig, message: InboundMessage, reply: (text: string, suffix: string) => void): void {
@@ -394,6 +429,11 @@ export class ChannelManager {
       details: { channel: platform.name, chatId: message.chatId, pairing: record.status, codeIssued: fresh },
     });
     if (record.status === "revoked") return;
+    if (fresh && !this.codeAllowed(platform.name)) {
+      // A flood of new strangers: the code is kept (the owner sees it in `pairing list`) but not sent.
+      this.options.logger.warn({ channel: platform.name }, "pairing codes rate-limited: code not sent");
+      return;
+    }
     if (fresh) {
       reply(
         `This agent only answers people its owner has paired. Your pairing code is ${record.code}. Ask the owner to run: localagent pairing approve ${record.code}`,
@@ -402,6 +442,16 @@ export class ChannelManager {
     } else {
       this.options.logger.info({ channel: platform.name, userId: message.userId }, "message from an unpaired user ignored");
     }
+  }
+
+  /** At most PAIRING_CODES_PER_HOUR codes sent per channel and hour. */
+  private codeAllowed(channel: string): boolean {
+    const now = this.options.clock.now();
+    const recent = (this.codesSent.get(channel) ?? []).filter((at) => now - at < HOUR_MS);
+    if (recent.length >= PAIRING_CODES_PER_HOUR) return false;
+    recent.push(now);
+    this.codesSent.set(channel, recent);
+    return true;
   }
 
   private action(platform: PlatformConfig, message: InboundMessage, reply: (text: string, suffix: string) => void): void {

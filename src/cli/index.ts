@@ -4,6 +4,7 @@ import { registerApprovals } from "./approvals-command.js";
 import { registerAudit } from "./audit-command.js";
 import { processIo, type Io } from "./context.js";
 import { registerInit } from "./init-command.js";
+import { registerModels } from "./models-command.js";
 import { registerPairing } from "./pairing-command.js";
 import { registerPolicy } from "./policy-command.js";
 import { registerRun } from "./run-command.js";
@@ -40,6 +41,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerAudit(program, io, setExit);
   registerApprovals(program, io, setExit);
   registerPolicy(program, io, setExit);
+  registerModels(program, io, setExit);
   registerPairing(program, io, setExit);
   try {
     await program.parseAsync(argv);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isByteSize, isDuration } from "../duration/index.js";
+import { mcpConfigSchema } from "../agent/index.js";
 import { auditConfigSchema } from "../audit/index.js";
 import { platformsConfigSchema } from "../channels/platform-schema.js";
 import { policyConfigSchema } from "../policy/index.js";
@@ -60,7 +61,7 @@ export const configFileSchema = z
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
     sandbox: z.unknown().optional(),
-    mcp: z.unknown().optional(),
+    mcp: mcpConfigSchema.optional().describe("MCP servers whose tools an ai step may use (tools: [mcp:NAME]); docs/agent.md"),
     audit: auditConfigSchema.optional().describe("The hash-chained audit log (DATA_DIR/audit.log) and its alert rules"),
     approvals: z
       .object({

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import type { ApprovalDecision, ApprovalService } from "../approvals/index.js";
 import type { AuditLog } from "../audit/index.js";
-import { ChannelManager, loadPlatforms, type ConversationResponder } from "../channels/index.js";
+import { ChannelManager, LanguageModelResponder, loadPlatforms, noModelResponder, type ConversationResponder } from "../channels/index.js";
+import type { LanguageModel } from "../models/types.js";
 import "../channels/builtin.js";
 import { systemClock, type Clock } from "../clock/index.js";
 import { loadConfig, type ResolvedConfig } from "../config/index.js";
@@ -181,6 +182,7 @@ export class Daemon implements DaemonApi {
       events: this.events,
       registry: this.registry,
       middleware: this.options.middleware ?? [],
+      workflows: { launch: (name, launch) => this.launchFromAgent(name, launch) },
     });
     this.runtime = runtime;
     this.store = runtime.store;
@@ -252,7 +254,7 @@ export class Daemon implements DaemonApi {
       logger: this.logger,
       audit: this.runtime?.audit,
       approvals: this.runtime?.approvals,
-      ...(this.options.conversationResponder ? { responder: this.options.conversationResponder } : {}),
+      responder: this.options.conversationResponder ?? this.modelResponder(),
       commands: {
         runWorkflow: (name) => {
           const submitted = this.submit(this.workflow(name), { trigger: "chat" });
@@ -267,6 +269,21 @@ export class Daemon implements DaemonApi {
         chatCommand: (message) => this.chatCommands.receive(message),
       },
     });
+  }
+
+  /**
+   * Conversations through the model router (task type `general` by default) when the runtime has
+   * configured models (`runtime.models`, the model layer), else a notice that no model is set up.
+   * Looked up per message, so models configured at run time are used at once.
+   */
+  private modelResponder(): ConversationResponder {
+    return {
+      respond: (request) => {
+        const models = (this.runtime as { models?: { configured?: boolean; router?: LanguageModel } } | undefined)?.models;
+        if (models?.configured && models.router) return new LanguageModelResponder(models.router).respond(request);
+        return noModelResponder.respond(request);
+      },
+    };
   }
 
   /** Re-reads the workflow files (SIGHUP). Broken files are reported; the rest keep running. */
@@ -354,6 +371,14 @@ export class Daemon implements DaemonApi {
       this.logger.info({ run: run.id, workflow: run.workflow }, "resuming run");
       void this.dispatcher.enqueue(workflow, run.id).catch(() => undefined);
     }
+  }
+
+  /** The agent's run_workflow tool: queues a run like the API does, without waiting for it. */
+  private launchFromAgent(name: string, options: { inputs: Record<string, unknown>; trigger: string }): { runId: string; status: string } {
+    if (this.stopping) throw new LocalAgentError("unavailable", "the daemon is shutting down", { retryable: true });
+    const submitted = this.submit(this.workflow(name), options);
+    if (submitted.status === "skipped") throw new LocalAgentError("conflict", `workflow "${name}" not started: ${submitted.reason}`);
+    return { runId: submitted.run.id, status: submitted.run.status };
   }
 
   private submit(

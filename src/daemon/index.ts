@@ -3,4 +3,4 @@ export { Dispatcher, type DispatcherOptions, type Submission } from "./dispatche
 export { acquirePidLock, claimRun, runningDaemonPid, runOwner } from "./pid-lock.js";
 export { deliveryView, describeTrigger, runView, stepView, triggerOutcomeView, workflowView, type WorkflowStats } from "./views.js";
 export { listWorkflowFiles, loadWorkflowSet, type WorkflowSet } from "./workflow-set.js";
-export { createAuditLog, createRuntime, type Runtime, type RuntimeOptions } from "./runtime.js";
+export { createAuditLog, createRuntime, modelSections, type Runtime, type RuntimeOptions } from "./runtime.js";

@@ -1,15 +1,17 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { agentToolLoop, McpClients, type McpConfig } from "../agent/index.js";
 import { ApprovalService } from "../approvals/index.js";
 import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry } from "../audit/index.js";
 import type { Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
-import { Engine, type StepMiddleware, type StepRegistry } from "../engine/index.js";
+import { Engine, type StepMiddleware, type StepRegistry, type WorkflowLauncher } from "../engine/index.js";
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
 import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
+import { setAiToolLoop } from "../steps/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 
 export interface RuntimeOptions {
@@ -19,6 +21,8 @@ export interface RuntimeOptions {
   events: EventBus;
   registry: StepRegistry;
   middleware?: StepMiddleware[];
+  /** Starts workflow runs for the agent's run_workflow tool (the daemon's dispatcher). */
+  workflows?: WorkflowLauncher;
 }
 
 /** Store, outbox and engine wired together; shared by the daemon and the foreground `run` command. */
@@ -29,6 +33,8 @@ export interface Runtime {
   /** The hash-chained audit log (DATA_DIR/audit.log); undefined when `audit.enabled: false`. */
   audit: AuditLog | undefined;
   approvals: ApprovalService;
+  /** The MCP servers of config.yaml `mcp:` (connected on first use); undefined when none are configured. */
+  mcp: McpClients | undefined;
   /** Models, routing matrix and result cache (`models:`, `routing:`, `cache:`). */
   models: ModelService;
   /** Stops recording events and closes the audit log (the store is closed by its owner). */
@@ -76,6 +82,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const log = audit;
     unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
   }
+  // The ai step's tools: path runs the agent loop (src/agent) on the routed model.
+  setAiToolLoop(agentToolLoop);
+  const mcpConfig = config.extensions.mcp as McpConfig | undefined;
+  const mcp = mcpConfig && Object.keys(mcpConfig.servers).length > 0 ? new McpClients({ config: mcpConfig, logger }) : undefined;
   const models = createModelService(config, store, logger, audit);
   const engine = new Engine({
     store,
@@ -89,6 +99,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       deliveries: outbox,
       approvals,
       ...(audit ? { audit } : {}),
+      ...(options.workflows ? { workflows: options.workflows } : {}),
+      ...(mcp ? { mcp } : {}),
       models,
       settings: { maxOutputBytes: config.maxOutputBytes, notificationPlatforms: config.notifications, workspaceDir },
     },
@@ -99,8 +111,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     engine,
     audit,
     approvals,
+    mcp,
     models,
     close: () => {
+      // Ends the MCP sessions and the stdio servers the agent started.
+      void mcp?.close().catch((error: unknown) => logger.warn({ err: error }, "MCP clients did not close cleanly"));
       void models.close();
       unsubscribeApprovals();
       unsubscribe();

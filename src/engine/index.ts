@@ -8,6 +8,9 @@ export type {
   ApprovalRequester,
   AuditRecorder,
   DeliveryQueue,
+  ExternalTool,
+  ExternalToolSource,
+  ModelAccess,
   NotificationTarget,
   StepContext,
   StepMiddleware,
@@ -16,4 +19,5 @@ export type {
   StepServices,
   StepSettings,
   SubStepRunner,
+  WorkflowLauncher,
 } from "./step-runner.js";

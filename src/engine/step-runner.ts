@@ -51,6 +51,23 @@ export interface AuditRecorder {
   }): unknown;
 }
 
+/** Starts runs of named workflows (the daemon's dispatcher); the agent's `run_workflow` tool uses it. */
+export interface WorkflowLauncher {
+  /** Queues a run (it starts when a slot is free); throws a LocalAgentError when the workflow is unknown or the fire is skipped. */
+  launch(workflow: string, options: { inputs: Record<string, unknown>; trigger: string }): { runId: string; status: string };
+}
+
+/** Tools from outside the daemon (MCP servers), as seen by the agent loop. */
+export interface ExternalToolSource {
+  /** The tools a selector names (`mcp:SERVER`, `mcp:SERVER/TOOL`), connecting on first use. */
+  tools(selector: string, signal?: AbortSignal): Promise<ExternalTool[]>;
+}
+
+export interface ExternalTool {
+  definition: { name: string; description: string; parameters: Record<string, unknown> };
+  call(args: Record<string, unknown>, signal?: AbortSignal): Promise<unknown>;
+}
+
 /** The model router as steps see it (the model layer's ModelService implements it). */
 export interface ModelAccess {
   /** False when no model is configured: the ai step then says how to configure one. */
@@ -69,6 +86,10 @@ export interface StepServices {
   approvals?: ApprovalRequester;
   /** The audit log, for middleware and steps that decide something worth recording (policy decisions, tool calls). */
   audit?: AuditRecorder;
+  /** Starts workflow runs (absent outside a daemon: the `run_workflow` tool then says so). */
+  workflows?: WorkflowLauncher;
+  /** The MCP servers of config.yaml `mcp:` (absent when none are configured). */
+  mcp?: ExternalToolSource;
   /** The routing matrix (routing, fallback, cache, audit); absent in harnesses without models. */
   models?: ModelAccess;
   /** Daemon settings the steps may need (notification platforms, output caps, …). */

@@ -46,7 +46,42 @@ export type LocalAgentEvent =
   /** An inbound chat event refused (bad signature, malformed body, stranger): the reason, never the content. */
   | { type: "channel-rejected"; channel: string; reason: string; userId?: string; at: number }
   /** A channel started, stopped or failed to start. */
-  | { type: "channel-status"; channel: string; status: "running" | "failed" | "stopped"; error?: string; at: number };
+  | { type: "channel-status"; channel: string; status: "running" | "failed" | "stopped"; error?: string; at: number }
+  | AgentEvent;
+
+/** Events of the agent loop (src/agent): one per model call, one per tool call. */
+export type AgentEvent =
+  | {
+      type: "agent-turn";
+      runId?: string;
+      workflow?: string;
+      step?: string;
+      conversation?: string;
+      turn: number;
+      model: string;
+      provider: string;
+      finishReason: string;
+      inputTokens: number;
+      outputTokens: number;
+      toolCalls: number;
+      durationMs: number;
+      at: number;
+    }
+  | {
+      type: "agent-tool-call";
+      runId?: string;
+      workflow?: string;
+      step?: string;
+      conversation?: string;
+      turn: number;
+      tool: string;
+      callId: string;
+      decision: "allow" | "deny" | "ask" | "invalid";
+      ok: boolean;
+      error?: string;
+      durationMs: number;
+      at: number;
+    };
 
 export type LocalAgentEventType = LocalAgentEvent["type"];
 type Listener = (event: LocalAgentEvent) => void;

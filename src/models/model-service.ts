@@ -48,8 +48,8 @@ export interface ModelsOverview {
   version: number;
 }
 
-/** How long file events are collected before the config is read again (editors write in bursts). */
-const WATCH_DEBOUNCE_MS = 100;
+/** How long file events are collected before the config is read again (editors write in bursts; an unchanged file is skipped by its hash). */
+const WATCH_DEBOUNCE_MS = 20;
 
 /**
  * The model layer of a daemon: builds the models from config, owns the router and the result
@@ -82,7 +82,8 @@ export class ModelService {
   }
 
   /** Validates and applies `{models, routing, cache?}` (`PUT /api/config/models`); the old table keeps serving requests already in flight. */
-  applyBody(body: unknown, source = "PUT /api/config/models"): ModelsOverview {
+  applyBody(body: unknown, source = "PUT /api/config/models"): ModelsOverview & { appliedInMs: number } {
+    const started = performance.now();
     const parsed = modelsConfigSchema
       .superRefine((value, context) => checkModelReferences({ ...value, model_path: this.options.modelPath }, context))
       .safeParse(body);
@@ -95,7 +96,7 @@ export class ModelService {
       ...(parsed.data.cache === undefined && this.input.cache ? { cache: this.input.cache } : {}),
     };
     this.apply(input, source);
-    return this.overview();
+    return { ...this.overview(), appliedInMs: Math.round((performance.now() - started) * 1000) / 1000 };
   }
 
   /** Applies already validated sections (a re-read config file). */
@@ -273,8 +274,8 @@ export class ModelService {
           target: record.target,
           model: record.model,
           provider: record.provider,
-          inputTokens: record.usage.inputTokens,
-          outputTokens: record.usage.outputTokens,
+          // "usage", not "inputTokens": the audit log redacts every key that looks like "token".
+          usage: { input: record.usage.inputTokens, output: record.usage.outputTokens },
           durationMs: record.durationMs,
           cached: record.cached,
           outcome: record.outcome,

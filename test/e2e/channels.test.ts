@@ -51,6 +51,20 @@ describe("channels through the daemon: webhook and web chat", () => {
     writeConfigDir(configDir, {
       config: ["platforms:", "  - name: web", "    type: webchat", ""].join("\n"),
       workflows: {
+        "gated.yaml": [
+          "workflow:",
+          "  name: gated",
+          "  trigger: manual",
+          "  tasks:",
+          "    - name: confirm",
+          "      type: approval",
+          '      message: "Restart the billing service?"',
+          "      timeout: 10m",
+          "    - name: after",
+          "      type: set",
+          "      values: { done: yes }",
+          "",
+        ].join("\n"),
         "alert.yaml": [
           "workflow:",
           "  name: alert",
@@ -147,7 +161,7 @@ describe("channels through the daemon: webhook and web chat", () => {
     await waitFor(() => texts().some((text) => text.startsWith("Started alert: run ")));
     await waitFor(async () => ((await callApi(daemon.url, "GET", "/api/runs?workflow=alert")).body.runs as Json[]).length === 2);
     await say("eve", "/status");
-    await waitFor(() => texts().some((text) => /^LocalAgent .*: 1 workflows/.test(text)));
+    await waitFor(() => texts().some((text) => /^LocalAgent .*: 2 workflows, \d+ runs active/.test(text)));
 
     const revoke = await runCli(["pairing", "revoke", "eve", "--config", configDir, "--data-dir", dataDir, "--port", String(daemon.port)]);
     expect(revoke.stdout).toBe("hook:eve revoked\n");
@@ -193,5 +207,29 @@ describe("channels through the daemon: webhook and web chat", () => {
     expect(frames.filter((frame) => frame.type === "chat.opened").map((frame) => frame.chat)).toEqual([chat, chat]);
     expect(String(frames.find((frame) => frame.replyTo === "w2")?.text)).toMatch(/No language model is configured/);
     again.close();
+  });
+
+  it("announces an approval to the web chat with buttons; pressing Approve lets the run finish", async () => {
+    const frames: Array<Record<string, unknown>> = [];
+    const socket = new WebSocket(`ws://127.0.0.1:${daemon.port}/ws?events=0`);
+    socket.on("message", (data: Buffer) => frames.push(JSON.parse(data.toString()) as Record<string, unknown>));
+    await new Promise((resolve) => socket.once("open", resolve));
+    socket.send(JSON.stringify({ type: "chat.message", id: "a1", text: "/help" }));
+    await waitFor(() => frames.some((frame) => frame.type === "chat.reply" && frame.replyTo === "a1"));
+    const run = await callApi(daemon.url, "POST", "/api/workflows/gated/run", {});
+    const runId = String(run.body.run_id);
+    await waitFor(() => frames.some((frame) => String(frame.text ?? "").startsWith("Approval needed")));
+    const announcement = frames.find((frame) => String(frame.text ?? "").startsWith("Approval needed"));
+    expect(String(announcement?.text)).toContain("Restart the billing service?");
+    const buttons = announcement?.buttons as Array<Array<{ text: string; action: string }>>;
+    const approve = buttons[0]?.find((button) => button.text === "Approve")?.action ?? "";
+    expect(approve).toMatch(/^approve:ap_[0-9a-f]+$/);
+    socket.send(JSON.stringify({ type: "chat.action", id: "a2", action: approve }));
+    await waitFor(async () => (await callApi(daemon.url, "GET", `/api/runs/${runId}`)).body.status === "succeeded");
+    await waitFor(() => frames.some((frame) => frame.replyTo === "a2"));
+    expect(String(frames.find((frame) => frame.replyTo === "a2")?.text)).toMatch(/ approved$/);
+    const approvals = (await callApi(daemon.url, "GET", "/api/approvals?status=all")).body.approvals as Json[];
+    expect(approvals[0]).toMatchObject({ status: "approved", decidedBy: "web:web" });
+    socket.close();
   });
 });

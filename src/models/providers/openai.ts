@@ -107,7 +107,12 @@ export class OpenAiModel implements LanguageModel {
   }
 
   private body(request: GenerateRequest, stream: boolean): Record<string, unknown> {
-    const body: Record<string, unknown> = { model: this.settings.model, messages: request.messages.map(toOpenAiMessage) };
+    const messages = request.messages.map(toOpenAiMessage);
+    // OpenAI refuses json_object unless a message says "JSON"; a short system line keeps every server happy.
+    if (request.json && !request.messages.some((message) => /json/i.test(message.content))) {
+      messages.unshift({ role: "system", content: "Respond in JSON." });
+    }
+    const body: Record<string, unknown> = { model: this.settings.model, messages };
     if (request.tools && request.tools.length > 0) {
       body.tools = request.tools.map((tool) => ({
         type: "function",

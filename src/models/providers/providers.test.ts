@@ -162,6 +162,13 @@ describe.each<ModelProtocol>(["openai", "ollama", "anthropic"])("%s provider aga
     if (protocol === "openai") {
       expect(plain!.response_format).toEqual({ type: "json_object" });
       expect(shaped!.response_format).toEqual({ type: "json_schema", json_schema: { name: "output", schema } });
+      // OpenAI refuses json_object unless a message mentions JSON: a system line is added when none does.
+      await model.generate(ask("rate it", { json: true }));
+      expect(server.requests[2]!.body.messages).toEqual([
+        { role: "system", content: "Respond in JSON." },
+        { role: "user", content: "rate it" },
+      ]);
+      expect(plain!.messages).toEqual([{ role: "user", content: "json please" }]);
     } else if (protocol === "ollama") {
       expect(plain!.format).toBe("json");
       expect(shaped!.format).toEqual(schema);

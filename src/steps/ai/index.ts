@@ -8,7 +8,7 @@ export interface AiConfig {
   model?: string;
   prompt: string;
   system?: string;
-  tools?: unknown[];
+  tools?: "all" | string[];
   temperature?: number;
   max_tokens?: number;
   max_turns?: number;
@@ -52,7 +52,12 @@ export const aiStep: StepRunner<AiConfig> = {
     model: z.string().optional().describe("A task type of the routing matrix (code_gen, general, …) or a model name"),
     prompt: z.string().describe("The prompt; may use templates"),
     system: z.string().optional().describe("The system prompt; may use templates"),
-    tools: z.array(z.unknown()).optional().describe("Tools the model may call (agent loop)"),
+    tools: z
+      .union([z.literal("all"), z.array(z.string())])
+      .optional()
+      .describe(
+        "Tools the model may call (agent loop): all, or names (shell, http, read_file, write_file, notify, run_workflow, mcp:SERVER, mcp:SERVER/TOOL)",
+      ),
     temperature: z.number().min(0).max(2).optional(),
     max_tokens: z.number().int().positive().optional(),
     max_turns: z.number().int().positive().optional(),
