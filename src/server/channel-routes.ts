@@ -14,7 +14,12 @@ export interface ChannelApi {
   list(): unknown[];
   /** True when `name` is a configured channel (its event routes skip the API token: the adapter authenticates them). */
   has(name: string): boolean;
-  handleEvent(name: string, event: unknown, headers: Record<string, string | undefined>, rawBody: string): Promise<void | { body: unknown }>;
+  handleEvent(
+    name: string,
+    event: unknown,
+    headers: Record<string, string | undefined>,
+    rawBody: string,
+  ): Promise<void | { body: unknown }>;
   listPairing(): unknown[];
   approvePairing(code: string, by: string): unknown;
   revokePairing(user: string, by: string): unknown;
