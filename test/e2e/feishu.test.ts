@@ -18,6 +18,19 @@ const ALERT = `workflow:
       message: "disk /data at 91%"
 `;
 
+const GATED = `workflow:
+  name: gated
+  trigger: manual
+  tasks:
+    - name: confirm
+      type: approval
+      message: "Restart the billing service?"
+      timeout: 10m
+    - name: after
+      type: set
+      values: { done: yes }
+`;
+
 describe("Feishu / Lark channel in the daemon (seed platform enterprise_im, SOCKS5 proxy)", () => {
   const temp = makeTempDir("localagent-feishu-");
   const feishu = new FeishuServer(APP_ID, APP_SECRET);
@@ -40,7 +53,7 @@ describe("Feishu / Lark channel in the daemon (seed platform enterprise_im, SOCK
         "outbox: { backoff: 100ms, max_backoff: 1s }",
         "",
       ].join("\n"),
-      workflows: { "disk_alert.yaml": ALERT },
+      workflows: { "disk_alert.yaml": ALERT, "gated.yaml": GATED },
     });
     daemon = await startDaemon({
       configDir,
@@ -122,6 +135,39 @@ describe("Feishu / Lark channel in the daemon (seed platform enterprise_im, SOCK
     await waitFor(() => sentTo("oc_http").length > 0);
     const health = await callApi(daemon!.url, "GET", "/healthz");
     expect(health.status).toBe(200);
+  });
+
+  it("announces an approval as a card with buttons; the owner's button press approves it", async () => {
+    const run = await callApi(daemon!.url, "POST", "/api/workflows/gated/run", {});
+    const runId = String(run.body.run_id);
+    const isCard = (message: (typeof feishu.sent)[number]): boolean =>
+      message.receiveId === "oc_alerts" &&
+      message.msgType === "interactive" &&
+      JSON.stringify(message.content).includes("Restart the billing service?");
+    await waitFor(() => feishu.sent.some(isCard));
+    const card = feishu.sent.find(isCard)!;
+    const cardId = `om_${feishu.sent.indexOf(card) + 1}`;
+    const elements = card.content.elements as { tag: string; actions?: { text: { content: string }; value: { action: string } }[] }[];
+    const approve = elements[1]?.actions?.find((button) => button.text.content === "Approve")?.value.action ?? "";
+    expect(approve).toMatch(/^approve:ap_[0-9a-f]+$/);
+    const press = {
+      schema: "2.0",
+      header: { event_id: "ev-press-1", event_type: "card.action.trigger", token: VERIFICATION_TOKEN },
+      event: {
+        operator: { open_id: "ou_owner" },
+        action: { tag: "button", value: { action: approve } },
+        context: { open_message_id: cardId, open_chat_id: "oc_alerts" },
+      },
+    };
+    expect((await feishu.pushEvent(press)).code).toBe(200);
+    await waitFor(async () => (await callApi(daemon!.url, "GET", `/api/runs/${runId}`)).body.status === "succeeded");
+    await waitFor(() => feishu.sent.some((message) => message.replyTo === cardId));
+    expect(String(feishu.sent.find((message) => message.replyTo === cardId)?.content.text)).toMatch(/ approved$/);
+    const approvals = (await callApi(daemon!.url, "GET", "/api/approvals?status=all")).body.approvals as {
+      status: string;
+      decidedBy: string;
+    }[];
+    expect(approvals[0]).toMatchObject({ status: "approved", decidedBy: "enterprise_im:ou_owner" });
   });
 
   it("keeps the app secret and proxy password out of the daemon's output", () => {

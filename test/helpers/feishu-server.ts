@@ -242,7 +242,10 @@ export class FeishuServer {
       uuid: body.uuid as string | undefined,
       token,
     });
-    this.reply(response, 200, { code: 0, msg: "success", data: { message_id: `om_${this.sent.length}` } });
+    const messageId = `om_${this.sent.length}`;
+    const chat = this.sent[this.sent.length - 1]?.receiveId;
+    if (chat) this.chats.set(messageId, chat);
+    this.reply(response, 200, { code: 0, msg: "success", data: { message_id: messageId } });
   }
 
   private reply(response: ServerResponse, status: number, body: unknown): void {

@@ -129,6 +129,8 @@ export class FeishuChannel implements Channel {
     if (message.text.trim() === "" && !hasButtons) throw new LocalAgentError("delivery_failed", `channel ${this.name}: empty message`);
     const pieces = splitText(message.text, this.capabilities.maxMessageLength);
     const messageIds: string[] = [];
+    // A button press's message id is `CARD_MESSAGE_ID:EVENT_ID` (see the parser): the reply goes to the card.
+    const replyTo = message.replyTo?.split(":")[0] || undefined;
     try {
       for (const [index, piece] of pieces.entries()) {
         const last = index === pieces.length - 1;
@@ -137,7 +139,7 @@ export class FeishuChannel implements Channel {
           ? { msgType: "interactive", content: buildCard(piece, last ? message.buttons : undefined) }
           : { msgType: "text", content: { text: piece } };
         if (message.idempotencyKey) body.uuid = messageUuid(message.idempotencyKey, index);
-        messageIds.push(await this.api.send(message.chatId, body, index === 0 ? message.replyTo : undefined, signal));
+        messageIds.push(await this.api.send(message.chatId, body, index === 0 ? replyTo : undefined, signal));
       }
     } catch (error) {
       throw this.redactError(error);
