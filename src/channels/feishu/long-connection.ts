@@ -46,11 +46,12 @@ class FatalConnectionError extends Error {}
 
 /**
  * The event subscription over the WebSocket long connection, speaking the platform's protocol
- * directly (the official SDK does the same, at ~80 MB of resident memory): `POST
+ * directly (the official SDK does the same at ~48 MB more resident memory): `POST
  * /callback/ws/endpoint` for a URL and client config, then protobuf frames — pings every
  * PingInterval, pongs updating the config, data frames of type event/card split over `sum`
  * frames and each answered with the same frame carrying `{"code": 200}` — and reconnects after
- * ReconnectInterval (+ a random part of ReconnectNonce), ReconnectCount times (-1: forever).
+ * ReconnectInterval (doubled per consecutive failure, at most 5 minutes, + a random part of
+ * ReconnectNonce), ReconnectCount times (-1: forever).
  */
 export function startLongConnection(options: LongConnectionOptions): LongConnection {
   const client = new LongConnectionClient(options);
@@ -173,7 +174,10 @@ class LongConnectionClient implements LongConnection {
       this.options.onFailure?.(new Error(`Feishu long connection: gave up after ${this.failures} attempts (${reason})`));
       return;
     }
-    const delay = reconnectIntervalMs + Math.floor(Math.random() * reconnectNonceMs);
+    // The platform's interval, doubled per consecutive failure (up to 5 minutes), so a daemon
+    // offline for hours neither hammers the endpoint nor fills the log.
+    const backoff = Math.min(reconnectIntervalMs * 2 ** Math.min(this.failures - 1, 5), Math.max(reconnectIntervalMs, 300_000));
+    const delay = backoff + Math.floor(Math.random() * reconnectNonceMs);
     this.options.logger.warn({ reason, retry_in_ms: delay }, "Feishu long connection down, reconnecting");
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), delay);
