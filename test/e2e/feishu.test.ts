@@ -170,6 +170,19 @@ describe("Feishu / Lark channel in the daemon (seed platform enterprise_im, SOCK
     expect(approvals[0]).toMatchObject({ status: "approved", decidedBy: "enterprise_im:ou_owner" });
   });
 
+  it("delivers a notification queued while the platform was down once it is back, and reconnects", async () => {
+    const port = feishu.port;
+    await feishu.stop();
+    const run = await callApi(daemon!.url, "POST", "/api/workflows/disk_alert/run?wait=1", {});
+    expect(run.body.status).toBe("succeeded");
+    const before = sentTo("oc_alerts").length;
+    await feishu.start(port);
+    await waitFor(() => sentTo("oc_alerts").length > before, 20_000);
+    expect(sentTo("oc_alerts").slice(before)).toEqual(["disk /data at 91%"]);
+    await waitFor(() => feishu.openSockets === 1, 20_000);
+    expect(feishu.wsConnections).toBe(2);
+  });
+
   it("keeps the app secret and proxy password out of the daemon's output", () => {
     expect(daemon!.output()).not.toContain(APP_SECRET);
     expect(daemon!.output()).not.toContain("proxy-password-1");

@@ -61,14 +61,15 @@ export class FeishuServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<this> {
+  /** Listens on `port` (0: any free one; a restart passes the old port back). */
+  async start(port = 0): Promise<this> {
     this.wss = new WebSocketServer({ noServer: true });
     this.server = createServer((request, response) => this.handle(request, response));
     this.server.on("upgrade", (request, socket, head) => {
       if (!request.url?.startsWith("/ws")) return socket.destroy();
       this.wss?.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
     });
-    await new Promise<void>((done) => this.server?.listen(0, "127.0.0.1", done));
+    await new Promise<void>((done) => this.server?.listen(port, "127.0.0.1", done));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }

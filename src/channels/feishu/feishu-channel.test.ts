@@ -137,6 +137,17 @@ describe("FeishuChannel sending", () => {
     expect(server.sent[0]?.path).toBe("/open-apis/im/v1/messages/om_question/reply");
   });
 
+  it("sends to the chat when the message replied to is gone", async () => {
+    const server = await startServer();
+    const { channel } = await startChannel(server);
+    server.failures.push({ status: 400, code: 230011, msg: "The message was withdrawn." });
+    const sent = await channel.sendMessage({ chatId: "oc_chat1", text: "answer", replyTo: "om_withdrawn" });
+    expect(sent.messageIds).toEqual(["om_1"]);
+    expect(server.sent.map((message) => [message.path, message.receiveId, message.content.text])).toEqual([
+      ["/open-apis/im/v1/messages", "oc_chat1", "answer"],
+    ]);
+  });
+
   it("maps errors for the outbox: rate limits and 5xx retry, permissions are permanent, the secret never shows", async () => {
     const server = await startServer();
     const { channel } = await startChannel(server);

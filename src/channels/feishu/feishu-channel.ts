@@ -139,12 +139,24 @@ export class FeishuChannel implements Channel {
           ? { msgType: "interactive", content: buildCard(piece, last ? message.buttons : undefined) }
           : { msgType: "text", content: { text: piece } };
         if (message.idempotencyKey) body.uuid = messageUuid(message.idempotencyKey, index);
-        messageIds.push(await this.api.send(message.chatId, body, index === 0 ? replyTo : undefined, signal));
+        messageIds.push(await this.send(message.chatId, body, index === 0 ? replyTo : undefined, signal));
       }
     } catch (error) {
       throw this.redactError(error);
     }
     return { messageIds };
+  }
+
+  /** One API send; a reply whose target is gone (withdrawn, not found) goes to the chat instead. */
+  private async send(chatId: string, body: FeishuMessageBody, replyTo: string | undefined, signal?: AbortSignal): Promise<string> {
+    if (!replyTo) return this.api.send(chatId, body, undefined, signal);
+    try {
+      return await this.api.send(chatId, body, replyTo, signal);
+    } catch (error) {
+      if (!(error instanceof LocalAgentError) || error.retryable) throw error;
+      this.logger.warn({ reason: this.redact(error.message), reply_to: replyTo }, "Feishu reply refused; sending to the chat instead");
+      return this.api.send(chatId, body, undefined, signal);
+    }
   }
 
   /**

@@ -174,9 +174,10 @@ class LongConnectionClient implements LongConnection {
       this.options.onFailure?.(new Error(`Feishu long connection: gave up after ${this.failures} attempts (${reason})`));
       return;
     }
-    // The platform's interval, doubled per consecutive failure (up to 5 minutes), so a daemon
-    // offline for hours neither hammers the endpoint nor fills the log.
-    const backoff = Math.min(reconnectIntervalMs * 2 ** Math.min(this.failures - 1, 5), Math.max(reconnectIntervalMs, 300_000));
+    // The platform's interval (at least half a second), doubled per consecutive failure up to 5
+    // minutes, so a daemon offline for hours neither spins, hammers the endpoint nor fills the log.
+    const base = Math.max(reconnectIntervalMs, 500);
+    const backoff = Math.min(base * 2 ** Math.min(this.failures - 1, 10), Math.max(base, 300_000));
     const delay = backoff + Math.floor(Math.random() * reconnectNonceMs);
     this.options.logger.warn({ reason, retry_in_ms: delay }, "Feishu long connection down, reconnecting");
     clearTimeout(this.retryTimer);
