@@ -65,7 +65,10 @@ export function redactSecrets(value: unknown, secrets: readonly string[]): unkno
   if (Array.isArray(value)) return value.map((item) => redactSecrets(item, secrets));
   const result: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    result[key] = SECRET_KEY.test(key) && item !== null && item !== undefined && item !== "" ? REDACTED : redactSecrets(item, secrets);
+    // Numbers and booleans under such keys are counts and flags (`inputTokens`, `tokenCached`), not secrets.
+    const secret =
+      SECRET_KEY.test(key) && item !== null && item !== undefined && item !== "" && typeof item !== "number" && typeof item !== "boolean";
+    result[key] = secret ? REDACTED : redactSecrets(item, secrets);
   }
   return result;
 }

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import type { Clock } from "../clock/index.js";
 import { LocalAgentError } from "../errors/index.js";
+import { modelCallEntry, toolCallEntry, type ModelCallRecord, type ToolCallRecord } from "./call-entries.js";
 import { entryHash, GENESIS_HASH, redactSecrets, type AuditActor, type AuditEntry, type AuditInput } from "./audit-entry.js";
 
 export interface AuditLogOptions {
@@ -55,6 +56,16 @@ export class AuditLog {
     this.size = size + line.length;
     this.options.onEntry?.(entry);
     return entry;
+  }
+
+  /** A `model-call` entry: model, provider, tokens, duration, cached, served-by; never prompts or keys. */
+  modelCall(call: ModelCallRecord, actor?: AuditActor): AuditEntry {
+    return this.record(modelCallEntry(call, actor));
+  }
+
+  /** A `tool-call` entry: tool, an argument summary, the policy decision and the result status. */
+  toolCall(call: ToolCallRecord, actor?: AuditActor): AuditEntry {
+    return this.record(toolCallEntry(call, actor));
   }
 
   close(): void {

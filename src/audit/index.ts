@@ -20,3 +20,14 @@ export {
   type AuditAlerterOptions,
   type AuditSink,
 } from "./audit-recorder.js";
+export {
+  ARGUMENT_SUMMARY_CHARS,
+  modelCallEntry,
+  recordModelCall,
+  recordToolCall,
+  summarizeArguments,
+  toolCallEntry,
+  type AuditRecordTarget,
+  type ModelCallRecord,
+  type ToolCallRecord,
+} from "./call-entries.js";

@@ -3,6 +3,7 @@ import { VERSION } from "../daemon/index.js";
 import { registerApprovals } from "./approvals-command.js";
 import { registerAudit } from "./audit-command.js";
 import { processIo, type Io } from "./context.js";
+import { registerDoctor } from "./doctor-command.js";
 import { registerInit } from "./init-command.js";
 import { registerModels } from "./models-command.js";
 import { registerPairing } from "./pairing-command.js";
@@ -43,6 +44,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerPolicy(program, io, setExit);
   registerModels(program, io, setExit);
   registerPairing(program, io, setExit);
+  registerDoctor(program, io, setExit);
   try {
     await program.parseAsync(argv);
   } catch (error) {

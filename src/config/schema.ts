@@ -4,6 +4,7 @@ import { mcpConfigSchema } from "../agent/index.js";
 import { auditConfigSchema } from "../audit/index.js";
 import { platformsConfigSchema } from "../channels/platform-schema.js";
 import { policyConfigSchema } from "../policy/index.js";
+import { sandboxConfigSchema } from "../sandbox/index.js";
 import { durationSchema } from "../workflow/index.js";
 // The schema file only (not ../models/index.js): the model service imports the config loader.
 import { cacheSchema, checkModelReferences, modelsSchema, routingSchema } from "../models/config-schema.js";
@@ -60,8 +61,10 @@ export const configFileSchema = z
     policy: policyConfigSchema
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
-    sandbox: z.unknown().optional(),
     mcp: mcpConfigSchema.optional().describe("MCP servers whose tools an ai step may use (tools: [mcp:NAME]); docs/agent.md"),
+    sandbox: sandboxConfigSchema
+      .optional()
+      .describe("Isolation of shell steps: default mode, bwrap path, default limits, extra visible paths (docs/security.md)"),
     audit: auditConfigSchema.optional().describe("The hash-chained audit log (DATA_DIR/audit.log) and its alert rules"),
     approvals: z
       .object({

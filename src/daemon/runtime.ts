@@ -5,6 +5,7 @@ import { ApprovalService } from "../approvals/index.js";
 import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry } from "../audit/index.js";
 import type { Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
+import { createEgressControl } from "../egress/index.js";
 import { Engine, type StepMiddleware, type StepRegistry, type WorkflowLauncher } from "../engine/index.js";
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
@@ -12,6 +13,8 @@ import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
 import { setAiToolLoop } from "../steps/index.js";
+import { createSandboxMiddleware } from "../sandbox/index.js";
+import { shellCommandOf } from "../steps/shell/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 
 export interface RuntimeOptions {
@@ -82,6 +85,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const log = audit;
     unsubscribe = subscribeAuditRecorder(events, (input) => log.record(input), logger);
   }
+  // network: [hosts] steps: a per-step egress proxy (started on first use), closed with the runtime.
+  const egress = createEgressControl({ socketDir: join(config.dataDir, "egress") });
   // The ai step's tools: path runs the agent loop (src/agent) on the routed model.
   setAiToolLoop(agentToolLoop);
   const mcpConfig = config.extensions.mcp as McpConfig | undefined;
@@ -91,7 +96,14 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     store,
     registry,
     // The command policy wraps every step, outermost, so nothing runs a shell command it has not checked.
-    middleware: [createPolicyMiddleware({ config: config.extensions.policy }), ...(options.middleware ?? [])],
+    middleware: [
+      createPolicyMiddleware({ config: config.extensions.policy }),
+      // Outside the sandbox: opens the step's egress proxy (network: [hosts]); the sandbox binds its socket in.
+      egress.middleware,
+      // Inside the policy: the sandbox wraps the command the policy allowed, never another one.
+      createSandboxMiddleware({ config: config.extensions.sandbox, dataDir: config.dataDir, commandOf: shellCommandOf }),
+      ...(options.middleware ?? []),
+    ],
     services: {
       clock,
       logger,
@@ -119,6 +131,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       void models.close();
       unsubscribeApprovals();
       unsubscribe();
+      void egress.close();
       audit?.close();
     },
   };

@@ -20,7 +20,8 @@ export type ErrorCode =
   | "approval_not_found"
   | "approval_denied"
   | "unavailable"
-  | "policy_denied";
+  | "policy_denied"
+  | "sandbox_unavailable";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */
 export interface SourcePosition {

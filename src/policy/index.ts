@@ -11,3 +11,10 @@ export {
   type PolicyDecisionRecord,
   type PolicyMiddlewareOptions,
 } from "./policy-middleware.js";
+export {
+  createInProcessChecker,
+  createWorkerPolicyChecker,
+  DEFAULT_POLICY_IDLE_MS,
+  type PolicyChecker,
+  type WorkerPolicyCheckerOptions,
+} from "./policy-checker.js";

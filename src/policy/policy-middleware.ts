@@ -1,7 +1,8 @@
 import type { StepContext, StepMiddleware } from "../engine/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { shellCommandOf } from "../steps/shell/index.js";
-import { createCommandPolicy, type CommandPolicy, type PolicyCheck } from "./command-policy.js";
+import type { CommandPolicy, PolicyCheck } from "./command-policy.js";
+import { createInProcessChecker, createWorkerPolicyChecker } from "./policy-checker.js";
 import { compileUserRules } from "./user-rules.js";
 
 /** What a human is asked to approve when the policy says `ask`. */
@@ -28,6 +29,8 @@ export interface PolicyMiddlewareOptions {
    * answers with `localagent approvals approve ID`), or, where there are none, a deny.
    */
   approvalGate?: ApprovalGate;
+  /** Without `policy`: how long the parser's child process stays up after the last check (default 15 s). */
+  idleMs?: number;
   /** Sees every decision, allow included (besides the audit entry written through the step services). */
   onDecision?: (decision: PolicyDecisionRecord) => void;
 }
@@ -51,12 +54,16 @@ const noApprovals: ApprovalGate = async () => "deny";
  */
 export function createPolicyMiddleware(options: PolicyMiddlewareOptions = {}): StepMiddleware {
   if (options.policy === undefined) compileUserRules(options.config);
-  let policy: Promise<CommandPolicy> | undefined = options.policy === undefined ? undefined : Promise.resolve(options.policy);
+  // Without a given policy, the parser lives in a child process that is ended when idle (its WASM
+  // memory goes back to the OS); see policy-checker.ts.
+  const checker =
+    options.policy === undefined
+      ? createWorkerPolicyChecker({ config: options.config, ...(options.idleMs === undefined ? {} : { idleMs: options.idleMs }) })
+      : createInProcessChecker(options.policy);
   return async (context, next) => {
     if (context.step.type !== "shell") return next();
-    policy ??= createCommandPolicy({ config: options.config });
     const command = shellCommandOf(context as StepContext<{ command: string }>);
-    const check = (await policy).check(asInvoked(command, context.config.shell));
+    const check = await checker.check(asInvoked(command, context.config.shell));
     const record: PolicyDecisionRecord = { runId: context.runId, workflow: context.workflow.name, step: context.path, check };
     const audit = (approval?: "approve" | "deny"): void => {
       context.services.audit?.record({

@@ -44,6 +44,7 @@ const STEP_BASE_FIELDS = new Set([
   "needs",
   "cache_key",
   "cache_mode",
+  "network",
 ]);
 
 /** Loads one workflow file from disk. Never throws: problems come back as issues. */
@@ -270,6 +271,7 @@ class WorkflowBuilder {
     if (raw.timeout !== undefined) step.timeoutMs = this.duration(raw.timeout as string | number, [...path, "timeout"]);
     if (raw.retry !== undefined) step.retry = this.retry(raw.retry, [...path, "retry"]);
     if (typeof raw.cache_key === "string") step.cacheKey = raw.cache_key;
+    if (raw.network !== undefined) step.network = raw.network as boolean | string[];
     if (subField) step.steps = this.steps(Array.isArray(raw[subField]) ? (raw[subField] as unknown[]) : [], [...path, subField]);
     return step;
   }

@@ -15,6 +15,28 @@ export const retrySchema = z.union([
     .strict(),
 ]);
 
+/**
+ * A step's network access: `true` (any host), `false` (none), or the hosts it may reach through the
+ * egress proxy (`api.example.com`, `*.example.com`, `host:443`, `10.0.0.5`, `[::1]:8080`).
+ */
+export const networkSchema = z
+  .union([
+    z.boolean(),
+    z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$|^[0-9A-Fa-f]*:[0-9A-Fa-f:.]+$/,
+            "expected a host: name, *.name, an IP address, optionally with :port (IPv6 with a port in brackets: [::1]:8080)",
+          ),
+      )
+      .min(1),
+  ])
+  .describe(
+    "Network access: true (any host), false (none), or a list of allowed hosts ([*.]name[:port] or IP) reached through the egress proxy",
+  );
+
 /** Fields every step accepts, whatever its type. */
 export const baseStepShape = {
   name: z.string().min(1).optional().describe("Unique within the workflow; referenced as steps.<name>.output"),
@@ -31,6 +53,7 @@ export const baseStepShape = {
     .describe("Steps that must finish first (default: the previous step)"),
   cache_key: z.string().optional().describe("Keep this step's result across runs under this key"),
   cache_mode: z.enum(["delta", "value"]).optional().describe("delta (default): output only what is new since the last run"),
+  network: networkSchema.optional(),
 };
 
 export const inputSchema = z

@@ -61,6 +61,8 @@ export interface StepDefinition {
   needsGiven?: boolean;
   cacheKey?: string;
   cacheMode: "delta" | "value";
+  /** `network:`: true (any host), false (none), or the allowed hosts (egress proxy). Absent: the sandbox's default. */
+  network?: boolean | string[];
   config: Record<string, unknown>;
   /** Sub-steps of `foreach`. */
   steps?: StepDefinition[];

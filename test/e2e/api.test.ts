@@ -101,7 +101,8 @@ describe("HTTP and WebSocket API", () => {
 
   beforeAll(async () => {
     writeConfigDir(configDir, {
-      config: "log_level: warn\n",
+      // These commands write files beside the test and report host pids ($$): unsandboxed.
+      config: "log_level: warn\nsandbox: { mode: off }\n",
       workflows: {
         "compute.yaml": COMPUTE,
         "on_deploy.yaml": ON_DEPLOY,
@@ -288,7 +289,7 @@ describe("SIGTERM", () => {
 
   beforeAll(() => {
     writeConfigDir(configDir, {
-      config: "log_level: warn\nshutdown_grace: 1500ms\nmax_concurrent_runs: 1\n",
+      config: "log_level: warn\nshutdown_grace: 1500ms\nmax_concurrent_runs: 1\nsandbox: { mode: off }\n",
       workflows: {
         "quick.yaml": `workflow:
   name: quick

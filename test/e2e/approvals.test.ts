@@ -28,6 +28,8 @@ describe("approvals survive a restart", () => {
 
   it("a run waiting for approval is killed, restarted, approved through the CLI, and its next step runs once", async () => {
     writeConfigDir(configDir, {
+      // The last step appends to a marker beside the test: writable for the sandbox.
+      config: `sandbox: { writable: ["${temp.dir}"] }\n`,
       workflows: {
         "gated.yaml": [
           "workflow:",

@@ -250,7 +250,7 @@ describe("localagent run while a daemon starts on the same data dir", () => {
       'workflow:\n  name: slow\n  tasks:\n    - name: wait\n      type: shell\n      command: "echo $LOCALAGENT_STEP_KEY >> trace; sleep 2"\n    - name: done\n      type: set\n      value: ok\n',
     );
     const foreground = runCli(["run", file, "--json", "--config", configDir, "--data-dir", dataDir]);
-    const trace = join(dataDir, "workspace", "trace");
+    const trace = join(dataDir, "workspaces", "slow", "trace");
     await waitFor(() => existsSync(trace), 10_000);
     const daemon = await startDaemon({ configDir, dataDir });
     try {

@@ -56,6 +56,9 @@ describe("kill -9 at random moments", () => {
         "notifications:",
         `  hook: { type: webhook, url: "${receiver.url}" }`,
         "outbox: { backoff: 100ms, max_backoff: 1s }",
+        // The commands read CRASH_GENERATION from the daemon's environment (a sandbox passes only
+        // the step's env) and are meant to outlive a kill -9 (a sandbox dies with its daemon).
+        "sandbox: { mode: off }",
         "",
       ].join("\n"),
       workflows: {

@@ -24,6 +24,8 @@ describe("seed workflow log_monitor (format B) run from the CLI", () => {
         "notifications:",
         `  telegram: { type: webhook, url: "${receiver.url}" }`,
         "outbox: { backoff: 100ms, max_backoff: 1s }",
+        // The seed tails a log outside the workspace: the sandbox may read it.
+        `sandbox: { read_only: ["${logFile}"] }`,
         "",
       ].join("\n"),
       workflows: { "log_monitor.yaml": seed.replace("/var/log/app.log", logFile) },

@@ -77,7 +77,8 @@ describe("event triggers end to end", () => {
     mkdirSync(inbox, { recursive: true });
     mkdirSync(drops, { recursive: true });
     writeConfigDir(configDir, {
-      config: "log_level: warn\n",
+      // The sandboxed step reads the dropped files: the inbox is visible to it, read-only.
+      config: `log_level: warn\nsandbox: { read_only: ["${inbox}"] }\n`,
       workflows: { "inbox.yaml": inboxWorkflow(inbox), "drops.yaml": DROPS, "release.yaml": RELEASE, "single.yaml": SINGLE },
     });
     daemon = await startDaemon({ configDir, dataDir: join(temp.dir, "data") });

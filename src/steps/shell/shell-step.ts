@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { z } from "zod";
 import type { StepContext, StepResult, StepRunner } from "../../engine/index.js";
 import { LocalAgentError } from "../../errors/index.js";
+import { launchOf, sandboxStepShape, type SandboxMode, type StepLaunch } from "../../sandbox/index.js";
 import { killLeftovers } from "./leftovers.js";
 import { shellCommandOf } from "./shell-command.js";
 
@@ -12,6 +13,10 @@ export interface ShellConfig {
   shell?: string;
   strict_exit?: boolean;
   max_output?: number;
+  /** Sandbox fields, applied by the sandbox middleware (src/sandbox). */
+  sandbox?: SandboxMode;
+  network?: boolean | string[];
+  limits?: Record<string, unknown>;
 }
 
 const KILL_GRACE_MS = 2000;
@@ -34,6 +39,7 @@ export const shellStep: StepRunner<ShellConfig> = {
       .optional()
       .describe("Treat exit status 1 with no output as a failure (default false: grep's 'nothing found' is an empty result)"),
     max_output: z.number().int().positive().optional().describe("Bytes of stdout/stderr kept (default 1 MiB)"),
+    ...sandboxStepShape,
   },
   run: runShell,
 };
@@ -47,17 +53,19 @@ async function runShell(context: StepContext<ShellConfig>): Promise<StepResult> 
   }
   // The same string the policy middleware checked (see shell-command.ts).
   const command = shellCommandOf(context);
-  return spawnShell({ ...context, config: { ...context.config, command } });
+  return spawnShell({ ...context, config: { ...context.config, command } }, launchOf(context));
 }
 
-function spawnShell(context: StepContext<ShellConfig>): Promise<StepResult> {
+function spawnShell(context: StepContext<ShellConfig>, launch: StepLaunch | undefined): Promise<StepResult> {
   const { config, services, signal } = context;
   const limit = config.max_output ?? services.settings.maxOutputBytes;
   return new Promise<StepResult>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const child = spawn(config.shell ?? DEFAULT_SHELL, ["-c", config.command], {
-      cwd: config.cwd ?? services.settings.workspaceDir,
-      env: {
+    // The sandbox middleware, when present, prepared the wrapped argv around this same command.
+    const prepared = launch?.prepared;
+    const child = spawn(prepared?.file ?? config.shell ?? DEFAULT_SHELL, prepared?.args ?? ["-c", config.command], {
+      cwd: prepared?.cwd ?? config.cwd ?? services.settings.workspaceDir,
+      env: prepared?.env ?? {
         ...process.env,
         ...context.env,
         LOCALAGENT_STEP_KEY: context.stepKey,
@@ -93,17 +101,27 @@ function spawnShell(context: StepContext<ShellConfig>): Promise<StepResult> {
       if (killTimer) clearTimeout(killTimer);
       // Whatever the shell left behind in its group goes too.
       killGroup(child.pid, "SIGKILL");
-      if (signal.aborted) return reject(signal.reason);
       const out = stdout.text().replace(/\r?\n$/, "");
       const err = stderr.text();
-      if (code === 0) return resolve({ output: out });
-      if (code === 1 && !config.strict_exit && out === "" && err.trim() === "") return resolve({ output: "" });
+      const failed = code !== 0 && !(code === 1 && !config.strict_exit && out === "" && err.trim() === "");
+      const reason = failed && !signal.aborted ? prepared?.explain({ code, signal: killedBy, stderr: err }) : undefined;
+      if (launch) launch.exit = { code, signal: killedBy, reason, stderr: err, aborted: signal.aborted };
+      if (signal.aborted) return reject(signal.reason);
+      if (!failed) return resolve({ output: code === 0 ? out : "" });
       const status = code === null ? `killed by ${killedBy}` : `exit status ${code}`;
       const tail = err.trim().split("\n").slice(-5).join("\n");
+      const why = reason ? `; sandbox: ${reason}` : "";
       reject(
-        new LocalAgentError("step_failed", `command failed (${status})${tail ? `: ${tail}` : ""}`, {
-          retryable: true,
-          details: { exitCode: code, stderr: tail, stdout: out.slice(-2000) },
+        new LocalAgentError("step_failed", `command failed (${status}${why})${tail ? `: ${tail}` : ""}`, {
+          // A limit hit again on a retry changes nothing.
+          retryable: reason === undefined,
+          details: {
+            exitCode: code,
+            stderr: tail,
+            stdout: out.slice(-2000),
+            ...(prepared ? { sandbox: prepared.profile } : {}),
+            ...(reason ? { sandboxReason: reason } : {}),
+          },
         }),
       );
     });
