@@ -3,7 +3,7 @@ import { errorMessage, LocalAgentError } from "../../errors/index.js";
 import { createSilentLogger, type Logger } from "../../logger/index.js";
 import type { Channel, ChannelCapabilities, ChannelContext, ChannelEventReply, OutboundMessage, SentMessage } from "../types.js";
 import { decryptEvent, eventSignature, sameSecret, signatureMatches } from "./event-crypto.js";
-import { MalformedEventError, parseFeishuEvent } from "./event-parser.js";
+import { MalformedEventError, parseFeishuEvent, type FeishuEvent } from "./event-parser.js";
 import { buildCard, FeishuApi, messageUuid, type FeishuMessageBody } from "./feishu-api.js";
 import { feishuOptionsFromPlatform, redactProxy, type FeishuChannelOptions, type FeishuPlatform } from "./feishu-options.js";
 import { createJsonClient, type JsonRequest, type JsonResponse } from "./http-client.js";
@@ -104,7 +104,7 @@ export class FeishuChannel implements Channel {
       agent: await this.proxyAgent(),
       request: this.request,
       logger: this.logger,
-      onEvent: (event) => this.dispatch(event, true),
+      onEvent: (body) => this.dispatchBody(body),
       onMalformed: (reason) => this.report("rejected", reason),
       onReady: () => this.logger.info("Feishu long connection ready"),
       onFailure: (error) => this.logger.error({ reason: this.redact(error.message) }, "Feishu long connection gave up"),
@@ -171,10 +171,9 @@ export class FeishuChannel implements Channel {
       const reply = await this.verifyAndDispatch(raw, headers);
       if (reply.body.challenge !== undefined) return { body: reply.body };
     } catch (error) {
-      this.counters.rejected += 1;
-      const status = error instanceof RejectedEvent ? error.status : error instanceof MalformedEventError ? 400 : 500;
+      const { status, reason } = this.rejection(error);
       if (status >= 500) throw error;
-      throw new LocalAgentError("bad_request", this.redact(errorMessage(error)), { details: { httpStatus: status } });
+      throw new LocalAgentError("bad_request", reason, { details: { httpStatus: status } });
     }
   }
 
@@ -187,12 +186,17 @@ export class FeishuChannel implements Channel {
     try {
       return await this.verifyAndDispatch(rawBody, headers);
     } catch (error) {
-      this.counters.rejected += 1;
-      const status = error instanceof RejectedEvent ? error.status : error instanceof MalformedEventError ? 400 : 500;
-      const reason = this.redact(errorMessage(error));
+      const { status, reason } = this.rejection(error);
       this.logger.warn({ reason, status }, "Feishu callback rejected");
       return { status, body: { code: status, msg: reason } };
     }
+  }
+
+  /** A refused callback: counted, with the HTTP status to answer and its reason (no secret in it). */
+  private rejection(error: unknown): { status: number; reason: string } {
+    this.counters.rejected += 1;
+    const status = error instanceof RejectedEvent ? error.status : error instanceof MalformedEventError ? 400 : 500;
+    return { status, reason: this.redact(errorMessage(error)) };
   }
 
   private async verifyAndDispatch(
@@ -244,22 +248,27 @@ export class FeishuChannel implements Channel {
     if (!signed && !tokenOk) {
       throw new RejectedEvent(401, encryptKey ? "event without a valid X-Lark-Signature" : "event without the verification token");
     }
-    await this.dispatch(event, false);
+    await this.dispatch(event);
     return { status: 200, body: {} };
   }
 
-  /** Hands a verified event to the context; the caller acknowledges once this resolves. */
-  private async dispatch(body: unknown, parse: boolean): Promise<void> {
-    const context = this.context;
-    if (!context) throw new LocalAgentError("unavailable", `channel ${this.name} is not running`);
-    let event: ReturnType<typeof parseFeishuEvent>;
+  /** An event body from the long connection (authenticated by the connection itself). */
+  private async dispatchBody(body: unknown): Promise<void> {
+    let event: FeishuEvent;
     try {
-      event = parse ? parseFeishuEvent(body) : (body as ReturnType<typeof parseFeishuEvent>);
+      event = parseFeishuEvent(body);
     } catch (error) {
-      // A malformed event from the long connection: reported and acknowledged, never redelivered forever.
+      // Malformed: reported and acknowledged, never redelivered forever.
       this.report("rejected", errorMessage(error));
       return;
     }
+    await this.dispatch(event);
+  }
+
+  /** Hands a verified event to the context; the caller acknowledges once this resolves. */
+  private async dispatch(event: FeishuEvent): Promise<void> {
+    const context = this.context;
+    if (!context) throw new LocalAgentError("unavailable", `channel ${this.name} is not running`);
     if (event.kind === "ignored" || event.kind === "challenge") {
       // Acknowledged (so the platform does not redeliver it), and reported with its reason.
       const reason = event.kind === "ignored" ? event.reason : "url_verification on the long connection";
