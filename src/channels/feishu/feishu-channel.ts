@@ -14,9 +14,6 @@ import { splitText } from "./text-split.js";
 /** Longest callback body accepted (Feishu's own events are a few KB). */
 export const MAX_CALLBACK_BYTES = 1 << 20;
 
-/** An outbound message; its `idempotencyKey` (the outbox's delivery key) becomes Feishu's `uuid`, so a resend within an hour is a no-op. */
-export type FeishuOutboundMessage = OutboundMessage;
-
 /** The HTTP answer to one event callback. */
 export interface CallbackResponse {
   status: number;
@@ -42,8 +39,10 @@ class RejectedEvent extends Error {
 
 /**
  * The Feishu / Lark channel: the tenant token, text and card messages, the event subscription by
- * the WebSocket long connection (mode websocket) and by the HTTP callback (handleCallback, served by
- * the daemon), all of it through the SOCKS5 proxy when one is configured.
+ * the WebSocket long connection (mode websocket) and by the HTTP callback (handleEvent, served by
+ * the daemon at `POST /api/channels/NAME/events`), all of it through the SOCKS5 proxy when one is
+ * configured. An outbound message's `idempotencyKey` becomes Feishu's `uuid` (a resend within the
+ * hour is shown once).
  */
 export class FeishuChannel implements Channel {
   readonly name: string;
@@ -123,7 +122,7 @@ export class FeishuChannel implements Channel {
     await Promise.resolve();
   }
 
-  async sendMessage(message: FeishuOutboundMessage, signal?: AbortSignal): Promise<SentMessage> {
+  async sendMessage(message: OutboundMessage, signal?: AbortSignal): Promise<SentMessage> {
     if (!message.chatId) throw new LocalAgentError("delivery_failed", `channel ${this.name}: no chat id to send to (set chat_id)`);
     const hasButtons = (message.buttons ?? []).some((row) => row.length > 0);
     if (message.text.trim() === "" && !hasButtons) throw new LocalAgentError("delivery_failed", `channel ${this.name}: empty message`);

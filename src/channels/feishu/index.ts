@@ -4,7 +4,6 @@ export {
   MAX_CALLBACK_BYTES,
   type CallbackResponse,
   type FeishuChannelServices,
-  type FeishuOutboundMessage,
 } from "./feishu-channel.js";
 export {
   FEISHU_DOMAINS,
