@@ -90,6 +90,8 @@ describe("Feishu / Lark channel in the daemon (seed platform enterprise_im, SOCK
     expect(feishu.sent[0]?.uuid).toMatch(/^[0-9a-f]{40}$/);
     expect(feishu.hits.get("/open-apis/auth/v3/tenant_access_token/internal")).toBe(1);
     expect(proxy.connections.length).toBeGreaterThan(tunnels);
+    // Every TCP connection the platform saw came through the proxy: token, send and long connection.
+    expect(feishu.tcpConnections).toBe(proxy.connections.length);
   });
 
   it("answers an allowed user's command that arrived over the long connection", async () => {

@@ -42,6 +42,8 @@ export class FeishuServer {
   tokenLifetime = 7200;
   port = 0;
   wsConnections = 0;
+  /** TCP connections accepted (HTTP and WebSocket): compared with a proxy's tunnel count, it shows nothing came direct. */
+  tcpConnections = 0;
   pings = 0;
   private readonly validTokens = new Set<string>();
   /** Chat of each message id the platform delivered (replies land in the same chat). */
@@ -65,6 +67,7 @@ export class FeishuServer {
   async start(port = 0): Promise<this> {
     this.wss = new WebSocketServer({ noServer: true });
     this.server = createServer((request, response) => this.handle(request, response));
+    this.server.on("connection", () => (this.tcpConnections += 1));
     this.server.on("upgrade", (request, socket, head) => {
       if (!request.url?.startsWith("/ws")) return socket.destroy();
       this.wss?.handleUpgrade(request, socket, head, (ws) => this.accept(ws));

@@ -188,6 +188,7 @@ describe("FeishuChannel through a SOCKS5 proxy", () => {
     expect(server.sent).toHaveLength(1);
     expect(proxy.connections.length).toBeGreaterThanOrEqual(1);
     expect(proxy.connections.every((target) => target === `127.0.0.1:${server.port}`)).toBe(true);
+    expect(server.tcpConnections).toBe(proxy.connections.length);
     expect(logs.text()).not.toContain("proxy-pass-9");
   });
 
@@ -215,6 +216,7 @@ describe("FeishuChannel through a SOCKS5 proxy", () => {
     expect(server.hits.get("/callback/ws/endpoint")).toBe(1);
     // One tunnel for the endpoint POST, one for the WebSocket: nothing reached the server directly.
     expect(proxy.connections.length).toBeGreaterThanOrEqual(2);
+    expect(server.tcpConnections).toBe(proxy.connections.length);
     expect(server.wsConnections).toBe(1);
   });
 });
