@@ -214,8 +214,9 @@ describe("FeishuChannel through a SOCKS5 proxy", () => {
     expect(ack.code).toBe(200);
     expect(received.map((message) => message.text)).toEqual(["hello over ws"]);
     expect(server.hits.get("/callback/ws/endpoint")).toBe(1);
-    // One tunnel for the endpoint POST, one for the WebSocket: nothing reached the server directly.
-    expect(proxy.connections.length).toBeGreaterThanOrEqual(2);
+    // The endpoint POST and the WebSocket (which may reuse the kept-alive tunnel) all came through
+    // the proxy: the server accepted no connection of its own.
+    expect(proxy.connections.length).toBeGreaterThanOrEqual(1);
     expect(server.tcpConnections).toBe(proxy.connections.length);
     expect(server.wsConnections).toBe(1);
   });

@@ -50,7 +50,11 @@ export class FeishuChannel implements Channel {
   readonly capabilities: ChannelCapabilities;
   readonly tokens: TenantTokenCache;
   private readonly api: FeishuApi;
-  /** The SOCKS agent, created on first use: socks-proxy-agent is loaded only when a proxy is configured. */
+  /**
+   * The SOCKS agent, created on first use (socks-proxy-agent is loaded only when a proxy is
+   * configured), with keep-alive: without it every request opened a new tunnel (bench/feishu: 0.23×
+   * the direct rate, 2,002 tunnels for 2,000 messages; with it 10 tunnels and ~1.0×).
+   */
   private agent: Promise<Agent | undefined> | undefined;
   private readonly request: (request: JsonRequest) => Promise<JsonResponse>;
   private readonly logger: Logger;
@@ -119,7 +123,8 @@ export class FeishuChannel implements Channel {
     this.connection?.close();
     this.connection = undefined;
     this.context = undefined;
-    await Promise.resolve();
+    // The proxy agent keeps its tunnels alive between requests; close the idle ones.
+    (await this.agent)?.destroy();
   }
 
   async sendMessage(message: OutboundMessage, signal?: AbortSignal): Promise<SentMessage> {
@@ -293,7 +298,7 @@ export class FeishuChannel implements Channel {
   private proxyAgent(): Promise<Agent | undefined> {
     const proxy = this.options.proxy;
     this.agent ??= proxy
-      ? import("socks-proxy-agent").then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy))
+      ? import("socks-proxy-agent").then(({ SocksProxyAgent }) => new SocksProxyAgent(proxy, { keepAlive: true }))
       : Promise.resolve(undefined);
     return this.agent;
   }
