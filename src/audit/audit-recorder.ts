@@ -103,6 +103,8 @@ function toAuditInput(event: LocalAgentEvent, workflowOfRun: Map<string, string>
         details: { approvalId: event.approvalId, decision: event.decision },
       };
     case "step-output":
+    // The sandbox middleware writes its own `command-executed` entry, with the exit code.
+    case "step-sandboxed":
       return undefined;
   }
 }

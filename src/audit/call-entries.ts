@@ -4,13 +4,15 @@ import { redactSecrets } from "./audit-entry.js";
 /**
  * One call to a language model, for the audit log. Only these fields are written: never the
  * prompt, the completion, headers or keys (the builder copies field by field, so extra properties
- * of an object passed in are dropped).
+ * of an object passed in are dropped). The model router (src/models) writes its entries with it.
  */
 export interface ModelCallRecord {
-  /** The model as configured, e.g. `qwen2.5-7b-instruct` or `gpt-4o-mini`. */
+  /** The model that served, e.g. `qwen2.5-7b-instruct` or `gpt-4o-mini`. */
   model: string;
-  /** The provider entry that was asked, e.g. `openai`, `ollama`, `llama-cpp`. */
+  /** Its provider, e.g. `openai`, `ollama`, `llama-cpp`. */
   provider: string;
+  /** What was asked for (a task type or model name) when a router chose the model. */
+  target?: string;
   inputTokens?: number;
   outputTokens?: number;
   durationMs: number;
@@ -48,6 +50,7 @@ export function modelCallEntry(call: ModelCallRecord, actor: AuditActor = {}): A
     durationMs: roundMs(call.durationMs),
     status: call.status,
   };
+  if (call.target !== undefined) details.target = String(call.target);
   if (isCount(call.inputTokens)) details.inputTokens = call.inputTokens;
   if (isCount(call.outputTokens)) details.outputTokens = call.outputTokens;
   if (call.cached !== undefined) details.cached = call.cached === true;

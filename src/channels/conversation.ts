@@ -37,11 +37,7 @@ export class LanguageModelResponder implements ConversationResponder {
   ) {}
 
   async respond(request: ConversationRequest): Promise<string> {
-    const messages: ChatMessage[] = [
-      { role: "system", content: this.options.systemPrompt ?? DEFAULT_SYSTEM_PROMPT },
-      ...request.history.map((turn) => ({ role: turn.role, content: turn.content })),
-      { role: "user", content: request.message.text },
-    ];
+    const messages = conversationMessages(request, this.options.systemPrompt);
     const result = await this.model.generate({
       messages,
       ...(this.options.maxTokens ? { maxTokens: this.options.maxTokens } : {}),
@@ -49,6 +45,45 @@ export class LanguageModelResponder implements ConversationResponder {
     });
     return result.text;
   }
+}
+
+/** What the agent loop (`runAgentLoop` with tools and the command policy's beforeToolCall) is handed per turn. */
+export interface AgentTurn {
+  /** System prompt, history, the new user message. */
+  messages: ChatMessage[];
+  /** The chat message being answered (channel, chat, user: the actor for audit entries and tool policy). */
+  message: InboundMessage;
+  signal?: AbortSignal;
+}
+
+/**
+ * A responder over an agent loop: the loop may call tools (each passing the command policy, since
+ * chat text is untrusted); its last text is the answer. The daemon wires `runAgentLoop` with the
+ * router here when the agent layer is present.
+ */
+export class AgentLoopResponder implements ConversationResponder {
+  constructor(
+    private readonly run: (turn: AgentTurn) => Promise<{ text: string }>,
+    private readonly options: { systemPrompt?: string } = {},
+  ) {}
+
+  async respond(request: ConversationRequest): Promise<string> {
+    const result = await this.run({
+      messages: conversationMessages(request, this.options.systemPrompt),
+      message: request.message,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    return result.text;
+  }
+}
+
+/** The model's view of a chat turn: system prompt, earlier turns, the new message. */
+export function conversationMessages(request: ConversationRequest, systemPrompt = DEFAULT_SYSTEM_PROMPT): ChatMessage[] {
+  return [
+    { role: "system", content: systemPrompt },
+    ...request.history.map((turn) => ({ role: turn.role, content: turn.content })),
+    { role: "user", content: request.message.text },
+  ];
 }
 
 /** Answers when no model is configured, so slash commands still work and the user learns why. */

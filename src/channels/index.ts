@@ -17,10 +17,13 @@ export { splitMessage } from "./split.js";
 export { dedupKey, Inbox, INBOX_NAMESPACE, SEEN_NAMESPACE, CHANNEL_STATE_NAMESPACE } from "./inbox.js";
 export { Pairing, PAIRING_NAMESPACE, type PairingRecord, type PairingStatus } from "./pairing.js";
 export {
+  AgentLoopResponder,
+  conversationMessages,
   ConversationHistory,
   DEFAULT_SYSTEM_PROMPT,
   LanguageModelResponder,
   noModelResponder,
+  type AgentTurn,
   type ConversationRequest,
   type ConversationResponder,
   type ConversationTurn,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../test/helpers/index.js";
 import { ApprovalService } from "../approvals/index.js";
 import type { AuditInput } from "../audit/index.js";
-import { systemClock } from "../clock/index.js";
+import { ManualClock, systemClock } from "../clock/index.js";
 import { EventBus, type LocalAgentEvent } from "../events/index.js";
 import { createSilentLogger } from "../logger/index.js";
 import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart } from "../models/types.js";
@@ -69,6 +69,14 @@ class ScriptedModel implements LanguageModel {
 const channels = new Map<string, RecordingChannel>();
 registerChannelKind("recording", (platform) => {
   const channel = new RecordingChannel(platform.name);
+  channels.set(platform.name, channel);
+  return channel;
+});
+let flakyStarts = 0;
+registerChannelKind("flaky", (platform) => {
+  const channel = new RecordingChannel(platform.name);
+  const start = channel.start.bind(channel);
+  channel.start = (context) => (++flakyStarts === 1 ? Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:9")) : start(context));
   channels.set(platform.name, channel);
   return channel;
 });
@@ -178,6 +186,32 @@ describe("ChannelManager", () => {
     await channels.get("chat")?.context?.receive(message("/status"));
     await waitFor(() => channels.get("chat")?.texts().length === 1);
     expect(channels.get("chat")?.texts()).toEqual(["3 workflows, 0 runs active"]);
+  });
+
+  it("tries a channel that failed for a reason other than its config again, with backoff; a config error stays failed", async () => {
+    const clock = new ManualClock(1_000_000);
+    manager = new ChannelManager({
+      platforms: [
+        platform("im", { kind: "flaky" }),
+        platform("telegram", { kind: "broken" }),
+        platform("bad", { error: "platforms.json: bad entry" }),
+      ],
+      store,
+      outbox,
+      events,
+      clock,
+      logger: createSilentLogger(),
+    });
+    await manager.start();
+    expect(manager.list().map((entry) => entry.status)).toEqual(["failed", "failed", "failed"]);
+    expect(manager.list()[0]?.error).toMatch(/ECONNREFUSED/);
+    clock.advance(5000);
+    await waitFor(() => manager?.list()[0]?.status === "running");
+    // The plain Error of "broken" is retried too; a config_invalid error is not.
+    expect(manager.list()[2]).toMatchObject({ status: "failed", error: "platforms.json: bad entry" });
+    expect(clock.pendingTimers).toBe(1);
+    await manager.stop();
+    expect(clock.pendingTimers).toBe(0);
   });
 
   it("queues inbound messages durably, drops redeliveries, and keeps the adapter's state", async () => {

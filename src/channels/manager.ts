@@ -1,6 +1,6 @@
 import type { ApprovalService } from "../approvals/index.js";
 import type { AuditInput } from "../audit/index.js";
-import type { Clock } from "../clock/index.js";
+import type { Clock, TimerHandle } from "../clock/index.js";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
 import type { EventBus, LocalAgentEvent } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
@@ -68,12 +68,18 @@ interface Entry {
   channel: Channel | undefined;
   status: ChannelStatus;
   error?: string;
+  /** Failed starts in a row (for the retry backoff). */
+  attempts?: number;
+  retry?: TimerHandle | undefined;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
 /** Pairing codes sent per channel and hour; more new strangers than that are only recorded. */
 const PAIRING_CODES_PER_HOUR = 10;
+/** First retry of a channel whose start failed for a reason other than its config; doubles up to 5 min. */
+const START_RETRY_MS = 5000;
+const MAX_START_RETRY_MS = 5 * 60 * 1000;
 /** How long `stop` waits for messages being processed. */
 const STOP_WAIT_MS = 5000;
 
@@ -149,6 +155,8 @@ export class ChannelManager {
     this.unsubscribe?.();
     await Promise.all(
       [...this.entries.values()].map(async (entry) => {
+        if (entry.retry) this.options.clock.clearTimeout(entry.retry);
+        entry.retry = undefined;
         if (!entry.channel || entry.status !== "running") return;
         try {
           await entry.channel.stop();
@@ -176,7 +184,7 @@ export class ChannelManager {
     rawBody: string,
   ): Promise<void | ChannelEventReply> {
     const entry = this.entries.get(name);
-    if (!entry) throw new LocalAgentError("bad_request", `no channel named "${name}"`, { details: { status: 404 } });
+    if (!entry) throw new LocalAgentError("bad_request", `no channel named "${name}"`, { details: { httpStatus: 404 } });
     if (entry.status !== "running" || !entry.channel)
       throw new LocalAgentError("unavailable", `channel "${name}" is not running${entry.error ? `: ${entry.error}` : ""}`, {
         retryable: true,
@@ -201,6 +209,9 @@ export class ChannelManager {
     const platform = this.entries.get(name)?.platform;
     if (!platform) return [];
     if (platform.chat_id) return [platform.chat_id];
+    // Web chats come and go with their tabs: announce to the ones open now.
+    const channel = this.channel(name);
+    if (channel instanceof WebChatChannel) return channel.connectedChats();
     const chats = new Set<string>();
     for (const entry of this.options.store.listState(CHANNEL_STATE_NAMESPACE)) {
       const [channel, key] = entry.key.split("\u0000");
@@ -255,23 +266,43 @@ export class ChannelManager {
   private async startOne(entry: Entry): Promise<void> {
     const { platform } = entry;
     entry.status = "starting";
+    let channel: Channel | undefined;
     try {
-      const channel = await createChannel(platform, {
+      channel = await createChannel(platform, {
         logger: this.options.logger.child({ channel: platform.name }),
         clock: this.options.clock,
         wake: () => this.options.outbox.kick(true),
       });
       entry.channel = channel;
       await channel.start(this.contextFor(platform));
+      if (!this.running) {
+        await channel.stop();
+        return this.setStatus(entry, "stopped");
+      }
+      entry.attempts = 0;
       this.setStatus(entry, "running");
       this.options.logger.info({ channel: platform.name, kind: platform.kind }, "channel started");
+      // Replies that waited for it go now.
+      this.options.outbox.kick(true);
     } catch (error) {
+      await channel?.stop().catch(() => undefined);
       entry.error = errorMessage(error);
       this.setStatus(entry, "failed");
+      // A configuration problem stays until the config changes; anything else (the platform
+      // unreachable) is tried again with backoff.
+      const retry = !(error instanceof LocalAgentError && !error.retryable) && this.running;
+      const delay = Math.min(START_RETRY_MS * 2 ** (entry.attempts ?? 0), MAX_START_RETRY_MS);
       this.options.logger.error(
-        { channel: platform.name, kind: platform.kind },
+        { channel: platform.name, kind: platform.kind, ...(retry ? { retryInMs: delay } : {}) },
         `channel "${platform.name}" failed to start: ${entry.error}`,
       );
+      if (retry) {
+        entry.attempts = (entry.attempts ?? 0) + 1;
+        entry.retry = this.options.clock.setTimeout(() => {
+          entry.retry = undefined;
+          if (this.running) void this.startOne(entry);
+        }, delay);
+      }
     }
   }
 
@@ -389,14 +420,18 @@ export class ChannelManager {
       return false;
     }
     this.rememberOwnerChat(platform.name, message.chatId);
+    // Buttons and commands act at most once: the inbox entry goes before they run, so a crash in
+    // between does not start a workflow twice (the reply may be lost then).
     if (message.action) {
+      this.inbox.done(key);
       this.action(platform, message, reply);
-      return false;
+      return true;
     }
     const text = message.text.trim();
-    if (text.startsWith("/")) {
+    if (text.startsWith("/") && /^\/[A-Za-z0-9_]+(?:@[\w.-]+)?(?:\s|$)/.test(text)) {
+      this.inbox.done(key);
       const handled = await this.slashCommand(platform, message, text, reply);
-      if (handled) return false;
+      if (handled) return true;
     }
     const history = this.history.get(platform.name, message.chatId);
     let answer: string;

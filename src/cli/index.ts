@@ -6,6 +6,7 @@ import { processIo, type Io } from "./context.js";
 import { registerDoctor } from "./doctor-command.js";
 import { registerInit } from "./init-command.js";
 import { registerModels } from "./models-command.js";
+import { registerChannels } from "./channels-command.js";
 import { registerPairing } from "./pairing-command.js";
 import { registerPolicy } from "./policy-command.js";
 import { registerRun } from "./run-command.js";
@@ -45,6 +46,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerModels(program, io, setExit);
   registerPairing(program, io, setExit);
   registerDoctor(program, io, setExit);
+  registerChannels(program, io, setExit);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import type { ApprovalDecision, ApprovalService } from "../approvals/index.js";
 import type { AuditLog } from "../audit/index.js";
 import { ChannelManager, LanguageModelResponder, loadPlatforms, noModelResponder, type ConversationResponder } from "../channels/index.js";
@@ -7,7 +8,7 @@ import "../channels/builtin.js";
 import { systemClock, type Clock } from "../clock/index.js";
 import { loadConfig, type ResolvedConfig } from "../config/index.js";
 import type { Engine, StepMiddleware, StepRegistry } from "../engine/index.js";
-import { LocalAgentError } from "../errors/index.js";
+import { errorMessage, LocalAgentError } from "../errors/index.js";
 import { EventBus, type LocalAgentEvent, type RunStatus } from "../events/index.js";
 import { createLogger, type Logger } from "../logger/index.js";
 import type { ConnectivityProbe, Outbox } from "../outbox/index.js";
@@ -166,7 +167,7 @@ export class Daemon implements DaemonApi {
     mkdirSync(config.dataDir, { recursive: true });
     mkdirSync(config.cacheDir, { recursive: true });
     this.releaseLock = acquirePidLock(config.dataDir);
-    const platforms = loadPlatforms({ file: config.platformConfig, inline: config.extensions.platforms });
+    const platforms = this.loadPlatforms();
     config.secrets.push(...platforms.secrets);
     // `platform: NAME` in a notification step goes to the chat platform NAME when one is configured.
     for (const platform of platforms.platforms)
@@ -242,6 +243,29 @@ export class Daemon implements DaemonApi {
       },
       "localagent ready",
     );
+  }
+
+  /**
+   * `platforms:` (validated with config.yaml) and `--platform-config FILE`. A platforms.json that
+   * cannot be read or is invalid does not stop the daemon: it is logged and listed in
+   * `GET /api/channels` as a failed entry with the reason (file and JSON path).
+   */
+  private loadPlatforms(): ReturnType<typeof loadPlatforms> {
+    const { config } = this.options;
+    const inline = loadPlatforms({ inline: config.extensions.platforms });
+    if (!config.platformConfig) return inline;
+    try {
+      const file = loadPlatforms({ file: config.platformConfig });
+      const clash = file.platforms.find((platform) => inline.platforms.some((other) => other.name === platform.name));
+      if (clash)
+        throw new LocalAgentError("config_invalid", `${clash.where}: name "${clash.name}" is already used by platforms: in config.yaml`);
+      return { platforms: [...inline.platforms, ...file.platforms], secrets: [...inline.secrets, ...file.secrets] };
+    } catch (error) {
+      const reason = errorMessage(error);
+      this.logger.error({ file: config.platformConfig }, `platform config not loaded: ${reason}`);
+      const failed = { name: basename(config.platformConfig), kind: "platforms.json", where: config.platformConfig, error: reason };
+      return { platforms: [...inline.platforms, failed], secrets: inline.secrets };
+    }
   }
 
   private createChannels(platforms: ReturnType<typeof loadPlatforms>["platforms"]): ChannelManager {

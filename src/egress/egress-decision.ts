@@ -23,6 +23,7 @@ export async function decideEgress(allowList: HostAllowList, host: string, port:
   const bare = stripBrackets(host);
   const pattern = allowList.match(bare, port);
   if (!pattern) {
+    if (allowList.patterns.length === 0) return { decision: "deny", reason: `the step has network: false (${displayHost(bare)}:${port})` };
     const listed = allowList.patterns.map((item) => item.text).join(", ");
     return { decision: "deny", reason: `${displayHost(bare)}:${port} is not in the step's network allow-list (${listed})` };
   }

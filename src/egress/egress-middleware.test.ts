@@ -182,6 +182,13 @@ describe("egress middleware", () => {
     expect(entry?.details).toMatchObject({ decision: "deny", port: otherPort, bytesUp: 0, bytesDown: 0 });
   });
 
+  it("refuses every request of an http step with network: false", async () => {
+    const context = stepContext("run_http_off", "http", { url: `http://127.0.0.1:${allowedPort}/` }, false);
+    const error = await failure(execute(context, httpStep));
+    expect(error.message).toBe(`step "step": network access refused: the step has network: false (127.0.0.1:${allowedPort})`);
+    expect(egressEntries("run_http_off")[0]?.details).toMatchObject({ decision: "deny", port: allowedPort });
+  });
+
   it("applies the DNS-rebinding guard to http steps", async () => {
     const context = stepContext("run_http_rebind", "http", { url: `http://rebind.test:${allowedPort}/` }, ["rebind.test"]);
     const error = await failure(execute(context, httpStep));

@@ -39,6 +39,8 @@ export function createEgressControl(options: EgressControlOptions = {}): EgressC
   };
   const middleware: StepMiddleware = async (context, next) => {
     const hosts = context.step.network;
+    // An http step told `network: false` has nothing to do: checked like an empty allow-list.
+    if (hosts === false && context.step.type === "http") return checkHttpStep(context, [], lookup, next);
     if (!Array.isArray(hosts)) return next();
     if (context.step.type === "http") return checkHttpStep(context, hosts, lookup, next);
     if (context.step.type !== "shell") return next();

@@ -10,6 +10,8 @@ export type LocalAgentEvent =
   | { type: "step-retrying"; runId: string; step: string; attempt: number; delayMs: number; error: string; at: number }
   | { type: "step-finished"; runId: string; step: string; status: StepStatus; durationMs: number; error?: string; at: number }
   | { type: "step-output"; runId: string; step: string; stream: "stdout" | "stderr"; text: string; at: number }
+  /** How a shell step's command is isolated: `bwrap(net=none,mem=1g,…)` or `none: <reason>` (src/sandbox). */
+  | { type: "step-sandboxed"; runId: string; step: string; profile: string; sandboxed: boolean; at: number }
   | { type: "delivery-queued"; deliveryId: number; destination: string; at: number }
   | { type: "delivery-sent"; deliveryId: number; destination: string; attempts: number; at: number }
   | { type: "delivery-failed"; deliveryId: number; destination: string; attempts: number; error: string; at: number }

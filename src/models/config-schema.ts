@@ -54,11 +54,20 @@ export const anthropicModelSchema = z
 export const embeddedModelSchema = z
   .object({
     provider: z.literal("embedded").describe("In-process GGUF through node-llama-cpp"),
-    path: z.string().min(1).describe("The .gguf file (relative to the config directory)"),
-    quantization: z.string().optional().describe("Precision, e.g. Q4_K_M (default: as named by the file)"),
-    context_size: z.number().int().positive().optional(),
-    gpu: z.union([z.literal("auto"), z.boolean(), z.string()]).optional(),
-    threads: z.union([z.literal("auto"), z.number().int().positive()]).optional(),
+    path: z.string().min(1).describe("The GGUF file (relative to the config directory)"),
+    quantization: z
+      .string()
+      .optional()
+      .describe("Expected precision (Q4_K_M, Q8_0, F16, …); the file's general.file_type is what runs, a mismatch is reported"),
+    context_size: z.number().int().positive().optional().describe("Context window in tokens (default: the model's, at most 4096)"),
+    gpu: z
+      .union([z.literal("auto"), z.boolean(), z.number().int().min(0), z.string().regex(/^\d+$/)])
+      .optional()
+      .describe("auto (default) offloads to a GPU when present; false: CPU only; a number: at most that many layers on the GPU"),
+    threads: z
+      .union([z.literal("auto"), z.number().int().positive()])
+      .optional()
+      .describe("Evaluation threads; auto (default) is the physical cores this process may use"),
     cooldown: cooldownSchema,
   })
   .strict();

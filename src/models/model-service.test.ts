@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ModelServer } from "../../test/helpers/model-servers.js";
+import type { AuditInput } from "../audit/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { MemoryStore } from "../store/index.js";
 import type { ModelsConfigInput } from "./config-schema.js";
@@ -32,7 +33,7 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
   const backup = new ModelServer("ollama");
   const claude = new ModelServer("anthropic");
   let now = 1_000_000;
-  const audit: Array<{ type: string; actor?: Record<string, unknown>; details?: Record<string, unknown> }> = [];
+  const audit: AuditInput[] = [];
   const services: ModelService[] = [];
 
   beforeAll(async () => {
@@ -87,9 +88,11 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
           target: "code_gen",
           model: "coder",
           provider: "openai",
-          usage: { input: 9, output: 4 },
+          servedBy: "openai/coder",
+          inputTokens: 9,
+          outputTokens: 4,
           cached: false,
-          outcome: "ok",
+          status: "ok",
         }),
       },
     ]);
@@ -103,7 +106,9 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
     expect(result).toMatchObject({ text: "from llama", model: "llama" });
     expect(audit[0]!.details).toMatchObject({
       model: "llama",
-      outcome: "ok",
+      status: "ok",
+      servedBy: "ollama/llama",
+      target: "code_gen",
       fellThrough: [{ model: "coder", error: expect.stringContaining("HTTP 500") }],
     });
   });
@@ -151,7 +156,7 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
     backup.reply({ status: 502 });
     const error = await rejection(models.generate(ask("x", { model: "code_gen" })));
     expect(error.message).toMatch(/no model for "code_gen" could answer \(coder: .*HTTP 500.*; llama: .*HTTP 502/);
-    expect(audit[0]!.details).toMatchObject({ outcome: "error" });
+    expect(audit[0]!.details).toMatchObject({ status: "error" });
   });
 
   it("names a model directly, and reports unknown names and missing config clearly", async () => {
@@ -171,6 +176,16 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
     // Without model: the general route serves.
     backup.reply({ text: "general answer" });
     expect((await models.generate(ask("x"))).model).toBe("llama");
+  });
+
+  it("sends task types routing does not mention to the --model-path model, or to every model without routing", () => {
+    const models = config().models!;
+    const withDefault = service({ models: { ...models, default: models.llama! }, routing: { code_gen: ["coder"] } });
+    expect(withDefault.router.resolve("translation")).toEqual({ target: "translation", kind: "task", candidates: ["default"] });
+    expect(withDefault.router.resolve("code_gen").candidates).toEqual(["coder"]);
+    const unrouted = service({ models });
+    expect(unrouted.router.resolve("anything").candidates).toEqual(["coder", "llama", "claude"]);
+    expect(unrouted.router.resolve().candidates).toEqual(["coder"]);
   });
 
   it("streams through the route, falling through before the first part only", async () => {
@@ -210,6 +225,18 @@ describe("ModelService: routing, fallback, cool-down, cache, hot swap", () => {
 
     const streamed = await collect(models.stream(ask("same", { model: "code_gen", temperature: 0 })));
     expect(streamed.at(-1)).toMatchObject({ result: { cached: true, text: "computed once" } });
+    expect(primary.requests).toHaveLength(3);
+  });
+
+  it("lets identical concurrent requests share one model call", async () => {
+    const models = service();
+    primary.fallback = { text: "shared", delayMs: 200 };
+    const answers = await Promise.all([1, 2, 3].map(() => models.generate(ask("same time", { model: "code_gen" }))));
+    expect(answers.map((answer) => answer.text)).toEqual(["shared", "shared", "shared"]);
+    expect(answers.filter((answer) => answer.cached)).toHaveLength(2);
+    expect(primary.requests).toHaveLength(1);
+    // cache: false opts out of sharing too.
+    await Promise.all([1, 2].map(() => models.generate(ask("same time", { model: "code_gen", cache: false }))));
     expect(primary.requests).toHaveLength(3);
   });
 

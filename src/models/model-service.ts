@@ -3,6 +3,7 @@ import { readFileSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { z } from "zod";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
+import { modelCallEntry, type AuditInput } from "../audit/index.js";
 import type { Logger } from "../logger/index.js";
 import type { Store } from "../store/index.js";
 import { checkModelReferences, modelsConfigSchema, type ModelsConfigInput } from "./config-schema.js";
@@ -14,7 +15,7 @@ import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart } from 
 
 /** Where model-call audit entries go (the audit log's `record`). */
 export interface ModelAuditSink {
-  record(entry: { type: string; actor?: Record<string, string | undefined>; details?: Record<string, unknown> }): unknown;
+  record(entry: AuditInput): unknown;
 }
 
 export interface ModelServiceOptions extends Omit<ResolveModelsOptions, "source"> {
@@ -36,6 +37,11 @@ export interface ModelView {
   /** base_url's origin and path, or the GGUF path. */
   endpoint: string;
   model?: string;
+  /** Embedded models: the precision named by the GGUF file (or `quantization:`), and whether loaded and what it is charged. */
+  quantization?: string;
+  quantizationWarning?: string;
+  loaded?: boolean;
+  chargedBytes?: number;
   taskTypes: string[];
   health: { state: string; failures: number; served: number; lastError?: string; retryInMs?: number };
 }
@@ -162,6 +168,7 @@ export class ModelService {
         provider: entry.provider,
         endpoint: entry.provider === "embedded" ? entry.path : endpointOf(entry.base_url),
         ...(entry.provider !== "embedded" ? { model: entry.model } : {}),
+        ...(entry.provider === "embedded" ? (routed.model as { describe?: () => Partial<ModelView> }).describe?.() : {}),
         taskTypes: taskTypes.get(routed.config.name) ?? [],
         health: {
           state: health.state,
@@ -257,6 +264,10 @@ export class ModelService {
       const model: LanguageModel = createModel(name, resolved.entry, {
         ...this.options.deps,
         ...(this.options.logger ? { logger: this.options.logger } : {}),
+        // The embedded allocator shares memory by the task types routing gives each model.
+        taskTypes: Object.entries(config.routing)
+          .filter(([, names]) => names.includes(name))
+          .map(([taskType]) => taskType),
       });
       models.set(name, { model, config: resolved, health: { state: "healthy", failures: 0, retryAt: 0, served: 0 } });
     }
@@ -264,26 +275,40 @@ export class ModelService {
   }
 
   private audit(record: ModelCallRecord): void {
+    if (record.fellThrough.length > 0 || record.outcome === "error") {
+      this.options.logger?.warn(
+        { target: record.target, model: record.model, outcome: record.outcome, fellThrough: record.fellThrough, error: record.error },
+        record.outcome === "ok"
+          ? `model call for "${record.target}" fell through to ${record.model ?? "?"}`
+          : `model call for "${record.target}" failed`,
+      );
+    }
     const sink = this.options.audit;
     if (!sink) return;
     try {
-      sink.record({
-        type: "model-call",
-        actor: { ...record.caller },
-        details: {
-          target: record.target,
-          model: record.model,
-          provider: record.provider,
-          // "usage", not "inputTokens": the audit log redacts every key that looks like "token".
-          usage: { input: record.usage.inputTokens, output: record.usage.outputTokens },
+      // The shared model-call entry (src/audit), plus what only the router knows: the task type asked
+      // for, the models that failed before this one, and whether it streamed. Never prompts or keys.
+      const entry = modelCallEntry(
+        {
+          model: record.model ?? record.target,
+          provider: record.provider ?? "router",
+          inputTokens: record.usage.inputTokens,
+          outputTokens: record.usage.outputTokens,
           durationMs: record.durationMs,
           cached: record.cached,
-          outcome: record.outcome,
-          stream: record.stream,
-          ...(record.error ? { error: record.error } : {}),
-          ...(record.fellThrough.length > 0 ? { fellThrough: record.fellThrough } : {}),
+          ...(record.model !== undefined ? { servedBy: `${record.provider ?? "?"}/${record.model}` } : {}),
+          status: record.outcome,
+          ...(record.error !== undefined ? { error: record.error } : {}),
         },
-      });
+        record.caller ?? {},
+      );
+      entry.details = {
+        ...entry.details,
+        target: record.target,
+        stream: record.stream,
+        ...(record.fellThrough.length > 0 ? { fellThrough: record.fellThrough } : {}),
+      };
+      sink.record(entry);
     } catch (error) {
       this.options.logger?.error({ err: error }, "model-call audit entry not written");
     }

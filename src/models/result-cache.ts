@@ -78,6 +78,8 @@ export class ResultCache {
   /** New TTL and bounds (hot reload); entries over the new bounds are dropped from memory. */
   configure(config: ResolvedCacheConfig): void {
     this.config = config;
+    // A smaller ring starts over, so the store never holds more slots than the new bound.
+    if (this.nextSlot >= config.maxEntries) this.nextSlot = 0;
     this.evict();
   }
 

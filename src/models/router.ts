@@ -95,6 +95,8 @@ export class ModelRouter implements LanguageModel {
   readonly provider = "router";
   private table: RoutingTable = new RoutingTable(new Map(), new Map());
   private readonly now: () => number;
+  /** Uncached calls being answered, by cache key: identical concurrent requests share one model call. */
+  private readonly inFlight = new Map<string, Promise<GenerateResult>>();
 
   constructor(private readonly options: RouterOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -135,7 +137,8 @@ export class ModelRouter implements LanguageModel {
     let resolution: Resolution | undefined;
     let last: RoutedModel | undefined;
     try {
-      resolution = resolveIn(table, request.model);
+      const resolved = resolveIn(table, request.model);
+      resolution = resolved;
       const order = this.order(table, resolution.candidates);
       const cache = this.options.cache;
       const requestHash = cache?.enabled && request.cache !== false ? requestFingerprint(request) : undefined;
@@ -149,25 +152,48 @@ export class ModelRouter implements LanguageModel {
         }
         cache.miss();
       }
-      let lastError: unknown;
-      for (const routed of order) {
-        if (!this.admit(routed)) continue;
-        last = routed;
+      const flightKey = requestHash !== undefined && first ? cacheKey(requestHash, first.config.name, first.config.fingerprint) : undefined;
+      const shared = flightKey !== undefined ? this.inFlight.get(flightKey) : undefined;
+      if (shared && first) {
+        // An identical request is being answered right now: share its answer instead of asking twice.
         try {
-          const result = await routed.model.generate(request);
-          this.succeeded(routed);
-          const served: GenerateResult = { ...result, model: routed.config.name, cached: false };
-          if (requestHash !== undefined && cache) cache.set(cacheKey(requestHash, routed.config.name, routed.config.fingerprint), served);
-          this.record(request, resolution, routed, started, served.usage, false, undefined, fellThrough, false);
-          return served;
+          const result: GenerateResult = { ...(await untilAborted(shared, request.signal)), cached: true };
+          this.record(request, resolution, first, started, result.usage, true, undefined, fellThrough, false);
+          return result;
         } catch (error) {
-          this.failed(routed, error);
-          lastError = error;
-          if (!fallsThrough(error)) throw error;
-          fellThrough.push({ model: routed.config.name, error: describe(error) });
+          if (request.signal?.aborted) throw error;
+          // Its failure may have been its own (its caller aborted): this request tries for itself.
         }
       }
-      throw exhausted(resolution, fellThrough, lastError);
+      const walk = async (): Promise<GenerateResult> => {
+        let lastError: unknown;
+        for (const routed of order) {
+          if (!this.admit(routed)) continue;
+          last = routed;
+          try {
+            const result = await routed.model.generate(request);
+            this.succeeded(routed);
+            const served: GenerateResult = { ...result, model: routed.config.name, cached: false };
+            if (requestHash !== undefined && cache) cache.set(cacheKey(requestHash, routed.config.name, routed.config.fingerprint), served);
+            this.record(request, resolved, routed, started, served.usage, false, undefined, fellThrough, false);
+            return served;
+          } catch (error) {
+            this.failed(routed, error);
+            lastError = error;
+            if (!fallsThrough(error)) throw error;
+            fellThrough.push({ model: routed.config.name, error: describe(error) });
+          }
+        }
+        throw exhausted(resolved, fellThrough, lastError);
+      };
+      if (flightKey === undefined) return await walk();
+      const flight = walk();
+      this.inFlight.set(flightKey, flight);
+      try {
+        return await flight;
+      } finally {
+        if (this.inFlight.get(flightKey) === flight) this.inFlight.delete(flightKey);
+      }
     } catch (error) {
       if (resolution) this.record(request, resolution, last, started, NO_USAGE, false, error, fellThrough, false);
       throw error;
@@ -337,14 +363,34 @@ export function resolveIn(table: RoutingTable, target: string | undefined): Reso
   const route = table.routing.get(target);
   if (route) return { target, kind: "task", candidates: [...route] };
   if (table.models.has(target)) return { target, kind: "model", candidates: [target] };
-  // Every configured model serves every task type when routing does not mention it (e.g. --model-path alone).
-  if (table.routing.size === 0 || (table.models.size === 1 && table.models.has("default"))) {
-    return { target, kind: "task", candidates: [...table.models.keys()] };
-  }
+  // Without routing: every model serves every task type, in config order. With routing, a task type it
+  // does not mention goes to the `--model-path` model ("default") when there is one.
+  if (table.routing.size === 0) return { target, kind: "task", candidates: [...table.models.keys()] };
+  if (table.models.has("default")) return { target, kind: "task", candidates: ["default"] };
   throw new LocalAgentError(
     "model_not_found",
     `no task type or model named "${target}" (task types: ${[...table.routing.keys()].join(", ") || "none"}; models: ${[...table.models.keys()].join(", ")})`,
   );
+}
+
+/** The promise, or the signal's abort, whichever comes first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function describe(error: unknown): string {

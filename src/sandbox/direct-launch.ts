@@ -1,4 +1,4 @@
-import type { PreparedCommand, SandboxRequest } from "./types.js";
+import type { PreparedCommand, Sandbox, SandboxRequest } from "./types.js";
 
 /** The command without isolation (`sandbox: off`, or `preferred` where no sandbox is possible). */
 export function prepareDirect(request: SandboxRequest, why: string): PreparedCommand {
@@ -13,5 +13,14 @@ export function prepareDirect(request: SandboxRequest, why: string): PreparedCom
     // Nothing was limited or isolated, so nothing of the sandbox explains a failure.
     explain: () => undefined,
     cleanup: async () => {},
+  };
+}
+
+/** The `Sandbox` that isolates nothing (`sandbox: off`); it passes the same conformance suite. */
+export function createUnsandboxed(): Sandbox {
+  return {
+    name: "none",
+    unavailableReason: async () => undefined,
+    prepare: async (request) => prepareDirect(request, "sandbox: off"),
   };
 }

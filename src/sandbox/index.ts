@@ -10,7 +10,7 @@ export {
   type SandboxConfigInput,
 } from "./sandbox-config.js";
 export { createBwrapSandbox, SANDBOX_HOME, type BwrapSandboxOptions } from "./bwrap-sandbox.js";
-export { prepareDirect } from "./direct-launch.js";
+export { createUnsandboxed, prepareDirect } from "./direct-launch.js";
 export { compileSeccompFilter, DENIED_SYSCALLS, hostSeccompArch, type SeccompArch } from "./seccomp.js";
 export { detectCgroups, type CgroupSupport } from "./cgroups.js";
 export { findExecutable, inspectIsolation, inspectIsolationAsync, type IsolationReport } from "./isolation.js";

@@ -35,13 +35,9 @@ export const sandboxConfigSchema = z
 
 export type SandboxConfigInput = z.infer<typeof sandboxConfigSchema>;
 
-/** Fields every shell step accepts (merged into the shell step's config shape). */
+/** Fields every shell step accepts (merged into the shell step's config shape); `network:` is a field of every step (src/workflow). */
 export const sandboxStepShape = {
   sandbox: sandboxModeSchema.optional().describe("required: refuse to run unsandboxed; preferred (default): fall back with a warning; off"),
-  network: z
-    .union([z.boolean(), z.array(z.string().min(1))])
-    .optional()
-    .describe("false (default): no network; true: the host's network; [hosts]: only these hosts, through the egress proxy"),
   limits: limitsSchema.optional().describe("Limits for this step, over the sandbox: defaults"),
 };
 

@@ -33,6 +33,9 @@ describe("sandbox middleware", () => {
     expect(result.output).toBe(hostile);
     expect(requests[0]?.argv).toEqual(["/bin/sh", "-c", `echo 'x'\\''; touch pwned; echo '\\''$(id)'`]);
     expect(runner.audit.at(-1)?.details).toMatchObject({ command: requests[0]?.argv[2], sandbox: "recording()", exitCode: 0 });
+    expect(runner.events).toEqual([
+      expect.objectContaining({ type: "step-sandboxed", step: "sh", profile: "recording()", sandboxed: true }),
+    ]);
   });
 
   it("resolves network, limits and the per-workflow workspace from the step over config defaults", async () => {

@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { StepContext, StepMiddleware, StepResult } from "../engine/index.js";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
 import { createBwrapSandbox } from "./bwrap-sandbox.js";
@@ -36,7 +35,6 @@ interface ShellFields {
   cwd?: string;
   shell?: string;
   sandbox?: SandboxMode;
-  network?: boolean | string[];
   limits?: LimitsInput;
 }
 
@@ -70,8 +68,7 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
     const where = `step "${context.path}" of workflow "${context.workflow.name}"`;
     const workspace = workspaceFor(options.dataDir, context.workflow.name);
     mkdirSync(workspace, { recursive: true });
-    // `network:` may be a field of every step (the egress component's) or of the shell step.
-    const stepNetwork = (context.step as { network?: boolean | string[] }).network ?? fields.network;
+    const stepNetwork = context.step.network;
     const hosts = Array.isArray(stepNetwork) ? stepNetwork : undefined;
     let route: EgressRoute | undefined;
     let network: SandboxNetwork = stepNetwork === true ? { mode: "full" } : { mode: "none" };
@@ -119,7 +116,9 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
         prepared = prepareDirect(request, unavailable);
       } else {
         // The egress middleware, running outside this one, may already have opened the step's proxy.
-        const opened = context.env.LOCALAGENT_EGRESS_SOCKET;
+        // Only a socket in the daemon's egress folder counts: a workflow's env: must not be able to
+        // bind another socket (docker.sock…) into the sandbox.
+        const opened = egressSocketOf(context.env.LOCALAGENT_EGRESS_SOCKET, options.dataDir);
         if (hosts && !options.egress && opened) {
           network = { mode: "proxy", proxySocket: opened, hosts };
         } else if (hosts) {
@@ -138,6 +137,14 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
         prepared = await sandbox.prepare({ ...request, network });
       }
       launch = attachLaunch(context, prepared);
+      context.services.events.emit({
+        type: "step-sandboxed",
+        runId: context.runId,
+        step: context.path,
+        profile: prepared.profile,
+        sandboxed: prepared.sandboxed,
+        at: context.services.clock.now(),
+      });
     } catch (error) {
       await route?.close();
       if (error instanceof LocalAgentError) throw error;
@@ -194,4 +201,17 @@ function record(context: StepContext, command: string, sandbox: string, details:
     actor: { workflow: context.workflow.name, run: context.runId, step: context.path },
     details: { command, sandbox, ...details },
   });
+}
+
+/** The step's egress proxy socket, when `path` is a unix socket inside `DATA_DIR/egress`. */
+function egressSocketOf(path: string | undefined, dataDir: string): string | undefined {
+  if (path === undefined) return undefined;
+  const folder = resolve(dataDir, "egress");
+  const candidate = resolve(path);
+  if (dirname(candidate) !== folder) return undefined;
+  try {
+    return lstatSync(candidate).isSocket() ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 import { systemClock } from "../clock/index.js";
 import { composeMiddleware, createTimeoutMiddleware, type StepContext, type StepResult } from "../engine/index.js";
-import { EventBus } from "../events/index.js";
+import { EventBus, type LocalAgentEvent } from "../events/index.js";
 import { createSilentLogger } from "../logger/index.js";
 import { shellCommandOf, shellStep, type ShellConfig } from "../steps/shell/index.js";
 import type { StepDefinition, WorkflowDefinition } from "../workflow/index.js";
@@ -19,6 +19,9 @@ export interface RecordedEntry {
 export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "commandOf">) {
   const audit: RecordedEntry[] = [];
   const warnings: string[] = [];
+  const events: LocalAgentEvent[] = [];
+  const bus = new EventBus();
+  bus.subscribe((event) => events.push(event));
   const logger = createSilentLogger();
   logger.warn = (...args: unknown[]) => {
     warnings.push(String(args.find((arg) => typeof arg === "string") ?? ""));
@@ -28,8 +31,9 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
     shellStep.run(context as unknown as StepContext<ShellConfig>),
   );
   let counter = 0;
+  /** `network` is a field of the step definition (as in a workflow file), the rest the shell step's config. */
   const run = (
-    config: ShellConfig & Record<string, unknown>,
+    { network, ...config }: ShellConfig & { network?: boolean | string[] } & Record<string, unknown>,
     extra: { timeoutMs?: number; workflow?: string; scope?: Record<string, unknown>; env?: Record<string, string> } = {},
   ): Promise<StepResult> => {
     counter += 1;
@@ -42,6 +46,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
       cacheMode: "delta",
       config: {},
       ...(extra.timeoutMs !== undefined ? { timeoutMs: extra.timeoutMs } : {}),
+      ...(network !== undefined ? { network } : {}),
     };
     const workflow: WorkflowDefinition = {
       name: extra.workflow ?? "wf",
@@ -71,7 +76,7 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
       services: {
         clock: systemClock,
         logger,
-        events: new EventBus(),
+        events: bus,
         deliveries: { enqueue: () => undefined },
         audit: { record: (entry) => audit.push(entry) },
         settings: { maxOutputBytes: 1024 * 1024, notificationPlatforms: {}, workspaceDir: options.dataDir },
@@ -81,5 +86,5 @@ export function createSandboxRunner(options: Omit<SandboxMiddlewareOptions, "com
     };
     return chain(context);
   };
-  return { run, audit, warnings };
+  return { run, audit, warnings, events };
 }

@@ -104,6 +104,14 @@ describe("channels through the daemon: webhook and web chat", () => {
     expect(byName.get("telegram")).toMatchObject({ kind: "telegram", status: "failed" });
     expect(String(byName.get("telegram")?.error)).not.toBe("");
     expect((await callApi(daemon.url, "GET", "/healthz")).status).toBe(200);
+    const cli = await runCli(["channels", "--json", "--config", configDir, "--data-dir", dataDir, "--port", String(daemon.port)]);
+    expect(cli.code).toBe(1);
+    expect(JSON.parse(cli.stdout)).toEqual(
+      expect.arrayContaining([
+        { name: "hook", kind: "webhook", status: "running" },
+        expect.objectContaining({ name: "telegram", status: "failed" }),
+      ]),
+    );
   });
 
   it("a notification step with platform: hook is delivered, signed, to the platform's chat", async () => {

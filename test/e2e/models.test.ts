@@ -97,7 +97,8 @@ describe("models through the daemon", () => {
         target: "code_gen",
         model: "llama",
         provider: "ollama",
-        usage: { input: 30, output: 9 },
+        inputTokens: 30,
+        outputTokens: 9,
         cached: false,
         fellThrough: [{ model: "coder" }],
       },
@@ -166,6 +167,30 @@ describe("models through the daemon", () => {
     for await (const chunk of streamedTools) streamedCalls.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
     expect(streamedCalls).toMatchObject([{ index: 0, function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }]);
 
+    // A stream cut by the model server mid-answer reaches the client as an error, not as a short answer.
+    llama.reply({ text: "this answer will be cut off", dropAfterChunks: 2 });
+    const cut = await client.chat.completions.create({ model: "general", messages: [{ role: "user", content: "cut" }], stream: true });
+    await expect(
+      (async () => {
+        for await (const chunk of cut) void chunk;
+      })(),
+    ).rejects.toThrow(/connection dropped while streaming/);
+
+    // A client that goes away aborts the model call upstream.
+    llama.reply({ text: "too slow to matter", delayMs: 5000 });
+    const controller = new AbortController();
+    const abandoned = client.chat.completions.create(
+      { model: "general", messages: [{ role: "user", content: "never mind" }] },
+      { signal: controller.signal },
+    );
+    await waitFor(
+      () =>
+        llama.requests.at(-1)?.body.messages !== undefined && (llama.requests.at(-1)!.body.messages as Json[])[0].content === "never mind",
+    );
+    controller.abort();
+    await expect(abandoned).rejects.toThrow();
+    await waitFor(() => llama.abandoned === 1);
+
     // Same token as /api; a wrong one is refused; an unknown model is a clear 404.
     const stranger = new OpenAI({ baseURL: `${daemon.url}/v1`, apiKey: "wrong", maxRetries: 0 });
     await expect(stranger.models.list()).rejects.toMatchObject({ status: 401 });
@@ -207,8 +232,18 @@ describe("models through the daemon", () => {
     expect((await api("GET", "/api/models")).body.routing.general).toEqual(["llama"]);
 
     writeFileSync(join(configDir, "config.yaml"), configYaml(coder.url, llama.url, "  general: [coder]\n  on_hup: [coder]"));
+    await waitFor(async () => Object.keys((await api("GET", "/api/models")).body.routing).includes("on_hup"));
+
+    // SIGHUP re-reads the file even when it did not change: a PUT's in-memory routing gives way to it.
+    const models = {
+      coder: { provider: "openai", base_url: coder.url, model: "qwen2.5-coder" },
+      llama: { provider: "ollama", base_url: llama.url, model: "llama3.2" },
+    };
+    expect((await api("PUT", "/api/config/models", { models, routing: { via_put: ["llama"] } })).status).toBe(200);
+    expect((await api("GET", "/api/models")).body.routing).toEqual({ via_put: ["llama"] });
     daemon.child.kill("SIGHUP");
     await waitFor(async () => Object.keys((await api("GET", "/api/models")).body.routing).includes("on_hup"));
+    expect((await api("GET", "/api/models")).body.routing).toEqual({ general: ["coder"], on_hup: ["coder"] });
   });
 
   it("lists and probes models from the CLI against the running daemon", async () => {
@@ -249,5 +284,15 @@ describe("models through the daemon", () => {
     const missing = await runCli(["models", "test", "nothing", "--config", offline], { env });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no task type or model named "nothing"');
+
+    // A foreground `localagent run` routes its ai step through the same matrix.
+    const file = join(dir, "ask.yaml");
+    writeFileSync(file, seedAiStep().replace("model: code_gen", "model: general"));
+    llama.reply({ text: "reviewed in the foreground" });
+    const run = await runCli(["run", file, "--json", "--config", offline, "--data-dir", join(dir, "offline-data")], { env });
+    expect(run.code).toBe(0);
+    const record = JSON.parse(run.stdout);
+    expect(JSON.stringify(record)).toContain("reviewed in the foreground");
+    expect(JSON.stringify(record)).toContain('"model":"llama"');
   });
 });

@@ -18,6 +18,8 @@ export interface ScriptedAnswer {
   chunks?: string[];
   /** Destroy the connection after this many stream chunks (a dropped connection mid-stream). */
   dropAfterChunks?: number;
+  /** Send the protocol's in-stream error event (with this message) after this many chunks. */
+  streamError?: { afterChunks: number; message: string };
 }
 
 /** An HTTP error in the protocol's own error format. */
@@ -53,6 +55,8 @@ const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(do
 export class ModelServer {
   readonly requests: RecordedModelRequest[] = [];
   fallback: ScriptedReply = { text: "ok" };
+  /** Requests whose client went away before the answer was complete (an aborted call). */
+  abandoned = 0;
   private readonly queue: ScriptedReply[] = [];
   private server: Server | undefined;
   port = 0;
@@ -69,6 +73,7 @@ export class ModelServer {
   reset(): void {
     this.queue.length = 0;
     this.requests.length = 0;
+    this.abandoned = 0;
     this.fallback = { text: "ok" };
   }
 
@@ -113,6 +118,9 @@ export class ModelServer {
       return;
     }
     this.requests.push({ method: request.method, path, headers: request.headers, body });
+    response.on("close", () => {
+      if (!response.writableFinished) this.abandoned++;
+    });
     const reply = this.queue.shift() ?? this.fallback;
     if (reply.delayMs) await sleep(reply.delayMs);
     if ("hangUp" in reply) {
@@ -134,6 +142,7 @@ export class ModelServer {
       "cache-control": "no-cache",
     });
     let sent = 0;
+    if (reply.streamError) events.splice(reply.streamError.afterChunks, events.length, this.streamErrorEvent(reply.streamError.message));
     for (const event of events) {
       if (reply.dropAfterChunks !== undefined && sent >= reply.dropAfterChunks) {
         request.socket.destroy();
@@ -146,6 +155,14 @@ export class ModelServer {
       if (reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
     }
     response.end();
+  }
+
+  /** An error reported inside a stream that already started, as each API does it. */
+  private streamErrorEvent(message: string): string {
+    if (this.protocol === "ollama") return `${JSON.stringify({ error: message })}\n`;
+    if (this.protocol === "anthropic")
+      return `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "overloaded_error", message } })}\n\n`;
+    return `data: ${JSON.stringify({ error: { message, type: "server_error" } })}\n\n`;
   }
 
   private sendError(response: ServerResponse, reply: ScriptedError): void {

@@ -49,6 +49,11 @@ export class WebChatChannel implements Channel {
     return this.sessions.get(chatId)?.size ?? 0;
   }
 
+  /** Chats with at least one client connected now. */
+  connectedChats(): string[] {
+    return [...this.sessions.keys()];
+  }
+
   /** A /ws connection joins a chat (a new one, or `resume`). */
   attach(send: (frame: string) => void, resume: string | undefined): ChatSession {
     const chatId = resume && /^[A-Za-z0-9_-]{1,64}$/.test(resume) ? resume : `wc_${randomBytes(9).toString("base64url")}`;

@@ -236,6 +236,19 @@ describe.each<ModelProtocol>(["openai", "ollama", "anthropic"])("%s provider aga
     expect(error.message).toMatch(/dropped|ended before/);
   });
 
+  it("turns the protocol's in-stream error event into a server_error carrying its message", async () => {
+    server.reply({ text: "partial answer then trouble", streamError: { afterChunks: 2, message: "overloaded, try later" } });
+    const seen: StreamPart[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const part of model.stream(ask("x"))) seen.push(part);
+      })(),
+    );
+    expect(error.kind).toBe("server_error");
+    expect(error.message).toContain("overloaded, try later");
+    expect(seen.some((part) => part.type === "finish")).toBe(false);
+  });
+
   it("reports a server that hangs up as unreachable after retrying", async () => {
     server.reply({ hangUp: true }, { hangUp: true }, { hangUp: true });
     const error = await failure(model.generate(ask("x")));

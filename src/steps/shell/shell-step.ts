@@ -15,7 +15,6 @@ export interface ShellConfig {
   max_output?: number;
   /** Sandbox fields, applied by the sandbox middleware (src/sandbox). */
   sandbox?: SandboxMode;
-  network?: boolean | string[];
   limits?: Record<string, unknown>;
 }
 
