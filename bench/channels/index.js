@@ -1,5 +1,5 @@
 // bench/channels: web chat messages through the daemon — WebSocket → durable inbox → conversation
-// (a scripted LanguageModel in the daemon process) → outbox → reply on the WebSocket — at a bounded
+// (the model router → a local OpenAI-compatible server; BENCH_MODEL=scripted: a LanguageModel in the daemon process) → outbox → reply on the WebSocket — at a bounded
 // rate (BENCH_RATE messages/s over BENCH_CLIENTS connections for BENCH_DURATION s), then saturated
 // (each client sends its next message when the previous reply arrived). The same two loads run
 // against a bare `ws` echo server speaking the same frames; ratios daemon/baseline are printed.
