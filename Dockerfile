@@ -12,6 +12,9 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
+# The embedded engine (optional node-llama-cpp) stays, CPU build only: its CUDA and Vulkan builds are 619 MB
+# and this slim image has no GPU runtime. A GPU image keeps them (docs/models.md).
+RUN rm -rf node_modules/@node-llama-cpp/linux-x64-cuda node_modules/@node-llama-cpp/linux-x64-cuda-ext node_modules/@node-llama-cpp/linux-x64-vulkan
 
 FROM node:20-bookworm-slim
 WORKDIR /app
@@ -25,6 +28,10 @@ COPY package.json ./
 COPY bin ./bin
 COPY schema ./schema
 COPY examples ./examples
+# bubblewrap for the shell-step sandbox. Docker's default seccomp profile forbids the user
+# namespaces it needs as a non-root user: there steps fall back to unsandboxed (sandbox: preferred)
+# unless the container may create them; `localagent doctor` says which.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /etc/localai /var/lib/localagent && chown -R node:node /var/lib/localagent
 USER node
 VOLUME ["/var/lib/localagent"]

@@ -21,7 +21,7 @@ describe("model-call and tool-call audit entries", () => {
       durationMs: 1234.5678,
       cached: false,
       servedBy: "llama-cpp/qwen2.5-7b-instruct",
-      outcome: "ok",
+      status: "ok",
       // Not part of the record: must never reach the log.
       prompt: "summarize this: password=hunter2",
       apiKey: "sk-live-abcdef123456",
@@ -34,27 +34,37 @@ describe("model-call and tool-call audit entries", () => {
       details: {
         model: "qwen2.5-7b-instruct",
         provider: "llama-cpp",
-        usage: { input: 812, output: 64 },
+        inputTokens: 812,
+        outputTokens: 64,
         durationMs: 1234.57,
         cached: false,
         servedBy: "llama-cpp/qwen2.5-7b-instruct",
-        outcome: "ok",
+        status: "ok",
       },
     });
-    expect(Object.keys(entry.details).sort()).toEqual(["cached", "durationMs", "model", "outcome", "provider", "servedBy", "usage"]);
+    expect(Object.keys(entry.details).sort()).toEqual([
+      "cached",
+      "durationMs",
+      "inputTokens",
+      "model",
+      "outputTokens",
+      "provider",
+      "servedBy",
+      "status",
+    ]);
     expect(JSON.stringify(entry)).not.toMatch(/hunter2|sk-live|prompt/);
   });
 
   it("records a failed model call with its error, secrets redacted", () => {
     const entry = log.modelCall(
-      { model: "gpt-4o-mini", provider: "openai", durationMs: 20, outcome: "error", error: "401 invalid key sk-live-abcdef123456" },
+      { model: "gpt-4o-mini", provider: "openai", durationMs: 20, status: "error", error: "401 invalid key sk-live-abcdef123456" },
       actor,
     );
     expect(entry.details).toEqual({
       model: "gpt-4o-mini",
       provider: "openai",
       durationMs: 20,
-      outcome: "error",
+      status: "error",
       error: "401 invalid key [redacted]",
     });
   });
@@ -65,7 +75,7 @@ describe("model-call and tool-call audit entries", () => {
         tool: "http.get",
         arguments: { url: "https://api.example.com/x", token: "t0ps3cret-value" },
         decision: "allow",
-        outcome: "ok",
+        status: "ok",
         durationMs: 12,
       },
       actor,
@@ -74,25 +84,25 @@ describe("model-call and tool-call audit entries", () => {
       tool: "http.get",
       arguments: '{"url":"https://api.example.com/x","token":"[redacted]"}',
       decision: "allow",
-      outcome: "ok",
+      status: "ok",
       durationMs: 12,
     });
     const denied = log.toolCall({
       tool: "shell",
       arguments: { command: "x".repeat(2000) },
       decision: "deny",
-      outcome: "denied",
+      status: "denied",
       rule: "destroy.rm-root",
     });
-    expect(denied.details).toMatchObject({ tool: "shell", decision: "deny", outcome: "denied", rule: "destroy.rm-root" });
+    expect(denied.details).toMatchObject({ tool: "shell", decision: "deny", status: "denied", rule: "destroy.rm-root" });
     expect(String(denied.details.arguments)).toMatch(/^\{"command":"x+… \(2014 chars\)$/);
     expect(String(denied.details.arguments).length).toBeLessThan(530);
   });
 
   it("works through any recorder (the step services' audit) and keeps the chain valid", () => {
-    recordModelCall(log, { model: "m", provider: "p", durationMs: 1, outcome: "ok", cached: true });
-    recordToolCall(log, { tool: "t", decision: "ask", outcome: "error", error: "boom" });
-    recordModelCall(undefined, { model: "m", provider: "p", durationMs: 1, outcome: "ok" });
+    recordModelCall(log, { model: "m", provider: "p", durationMs: 1, status: "ok", cached: true });
+    recordToolCall(log, { tool: "t", decision: "ask", status: "error", error: "boom" });
+    recordModelCall(undefined, { model: "m", provider: "p", durationMs: 1, status: "ok" });
     log.close();
     const entries = readAuditEntries(file);
     expect(entries.map((entry) => entry.type)).toEqual(["model-call", "model-call", "tool-call", "tool-call", "model-call", "tool-call"]);

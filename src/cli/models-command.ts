@@ -51,7 +51,7 @@ export function registerModels(program: Command, io: Io, setExit: (code: number)
           model.name,
           model.provider,
           model.endpoint,
-          model.model ?? "-",
+          model.model ?? model.quantization ?? "-",
           model.taskTypes.join(",") || "-",
           live ? health(model.health) : "-",
           live ? String(model.health.served) : "-",

@@ -33,6 +33,8 @@ export class ProgressPrinter {
         );
       case "step-output":
         return this.output(event.step, event.text);
+      case "step-sandboxed":
+        return this.line(`  ${this.paint("dim", `sandbox: ${event.profile}`)}`, event.at);
       case "step-retrying":
         return this.line(`${this.paint("yellow", "↻")} ${event.step} failed: ${event.error}; retrying in ${event.delayMs} ms`, event.at);
       case "step-finished": {

@@ -45,6 +45,8 @@ export interface ResolvedConfig {
   notifications: Record<string, NotificationTarget>;
   memoryLimitBytes: number | undefined;
   modelPath: string | undefined;
+  /** `allocator.weights` as written (undefined: the allocator's defaults). */
+  allocatorWeights: Record<string, number> | undefined;
   platformConfig: string | undefined;
   /** Sections owned by later layers (models, routing, platforms, policy, …), passed through. */
   extensions: Record<string, unknown>;
@@ -115,6 +117,7 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
     notifications: resolveNotifications(file.notifications ?? {}, secret, at),
     memoryLimitBytes: memoryLimit === undefined ? undefined : parseByteSize(memoryLimit),
     modelPath: options.modelPath ? resolve(options.modelPath) : file.model_path ? relative(file.model_path) : undefined,
+    allocatorWeights: file.allocator?.weights,
     platformConfig: options.platformConfig
       ? resolve(options.platformConfig)
       : file.platform_config

@@ -3,6 +3,8 @@ import { isByteSize, isDuration } from "../duration/index.js";
 import { mcpConfigSchema } from "../agent/index.js";
 import { auditConfigSchema } from "../audit/index.js";
 import { platformsConfigSchema } from "../channels/platform-schema.js";
+// The config file only (not ../models/embedded/index.js), like the models schema below.
+import { allocatorConfigSchema } from "../models/embedded/config.js";
 import { policyConfigSchema } from "../policy/index.js";
 import { sandboxConfigSchema } from "../sandbox/index.js";
 import { durationSchema } from "../workflow/index.js";
@@ -51,6 +53,9 @@ export const configFileSchema = z
     workflows: z.array(z.string()).optional().describe("Extra workflow files or folders, besides workflows/"),
     memory_limit: byteSizeSchema.optional(),
     model_path: z.string().optional(),
+    allocator: allocatorConfigSchema
+      .optional()
+      .describe("How embedded models share memory_limit: task-type weights (docs/models.md#memory-budget)"),
     platform_config: z.string().optional(),
     models: modelsSchema.optional(),
     routing: routingSchema.optional(),

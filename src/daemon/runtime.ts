@@ -16,6 +16,7 @@ import { setAiToolLoop } from "../steps/index.js";
 import { createSandboxMiddleware } from "../sandbox/index.js";
 import { shellCommandOf } from "../steps/shell/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
+import { createEmbeddedAllocator } from "../models/embedded/index.js";
 
 export interface RuntimeOptions {
   config: ResolvedConfig;
@@ -152,6 +153,9 @@ function createModelService(config: ResolvedConfig, store: Store, logger: Logger
     store,
     logger,
     ...(audit ? { audit } : {}),
-    deps: { ...(config.memoryLimitBytes !== undefined ? { memoryLimitBytes: config.memoryLimitBytes } : {}) },
+    deps: {
+      ...(config.memoryLimitBytes !== undefined ? { memoryLimitBytes: config.memoryLimitBytes } : {}),
+      allocator: createEmbeddedAllocator(config, logger),
+    },
   });
 }

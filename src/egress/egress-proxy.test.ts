@@ -279,6 +279,25 @@ describe("egress proxy", () => {
     expect(entry?.details).toMatchObject({ decision: "error", port: closedPort });
   });
 
+  it("survives clients that reset mid-request and mid-tunnel, and records those connections", async () => {
+    const step = await proxy.forStep([`127.0.0.1`], { ...context, runId: "run_reset" });
+    const reached = new Promise((resolve) => web.once("request", resolve));
+    const upload = connect(step.port, "127.0.0.1");
+    await new Promise<void>((resolve) => upload.once("connect", () => resolve()));
+    upload.write(
+      `POST http://127.0.0.1:${webPort}/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n${"x".repeat(5000)}`,
+    );
+    await reached; // the proxy has forwarded the request upstream
+    upload.resetAndDestroy();
+    const tunnel = await rawConnect(`127.0.0.1:${echoPort}`, { port: step.port });
+    expect(await echoThrough(tunnel.socket as Socket, Buffer.from("ping"))).toEqual(Buffer.from("ping"));
+    tunnel.socket?.resetAndDestroy();
+    // The proxy still answers.
+    expect((await curl(["-x", `http://127.0.0.1:${step.port}`, `http://127.0.0.1:${webPort}/after`])).stdout).toBe("hello GET /after ");
+    const entries = await entriesFor(step, "run_reset", 3);
+    expect(entries.map((entry) => entry.details.via)).toEqual(expect.arrayContaining(["http", "connect", "http"]));
+  });
+
   it("leaves a hash chain that verifies", () => {
     const verification = verifyAuditLog(auditFile);
     expect(verification).toMatchObject({ ok: true });

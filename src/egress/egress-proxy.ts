@@ -412,6 +412,11 @@ async function handleForward(
     request.on("data", (chunk: Buffer) => {
       bytesUp += chunk.length;
     });
+    // A client that resets mid-body ends the upstream request too; never an uncaught error.
+    request.on("error", (error) => {
+      failure ??= `client: ${errorMessage(error)}`;
+      upstream.destroy();
+    });
     request.pipe(upstream);
   });
 }

@@ -21,7 +21,8 @@ export type ErrorCode =
   | "approval_denied"
   | "unavailable"
   | "policy_denied"
-  | "sandbox_unavailable";
+  | "sandbox_unavailable"
+  | "model_too_large";
 
 /** Where in a user's file a problem sits. Lines and columns are 1-based. */
 export interface SourcePosition {

@@ -37,6 +37,11 @@ export interface ModelView {
   /** base_url's origin and path, or the GGUF path. */
   endpoint: string;
   model?: string;
+  /** Embedded models: the precision named by the GGUF file (or `quantization:`), and whether loaded and what it is charged. */
+  quantization?: string;
+  quantizationWarning?: string;
+  loaded?: boolean;
+  chargedBytes?: number;
   taskTypes: string[];
   health: { state: string; failures: number; served: number; lastError?: string; retryInMs?: number };
 }
@@ -163,6 +168,7 @@ export class ModelService {
         provider: entry.provider,
         endpoint: entry.provider === "embedded" ? entry.path : endpointOf(entry.base_url),
         ...(entry.provider !== "embedded" ? { model: entry.model } : {}),
+        ...(entry.provider === "embedded" ? (routed.model as { describe?: () => Partial<ModelView> }).describe?.() : {}),
         taskTypes: taskTypes.get(routed.config.name) ?? [],
         health: {
           state: health.state,
@@ -258,6 +264,10 @@ export class ModelService {
       const model: LanguageModel = createModel(name, resolved.entry, {
         ...this.options.deps,
         ...(this.options.logger ? { logger: this.options.logger } : {}),
+        // The embedded allocator shares memory by the task types routing gives each model.
+        taskTypes: Object.entries(config.routing)
+          .filter(([, names]) => names.includes(name))
+          .map(([taskType]) => taskType),
       });
       models.set(name, { model, config: resolved, health: { state: "healthy", failures: 0, retryAt: 0, served: 0 } });
     }

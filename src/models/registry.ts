@@ -1,6 +1,8 @@
 import { parseDuration } from "../duration/index.js";
 import type { Logger } from "../logger/index.js";
 import type { ModelEntry } from "./config-schema.js";
+import { ModelAllocator } from "./embedded/allocator.js";
+import { createEmbeddedModel } from "./embedded/embedded-model.js";
 import { ModelError } from "./model-error.js";
 import { AnthropicModel } from "./providers/anthropic.js";
 import type { HttpModelSettings, ProviderDeps } from "./providers/http-transport.js";
@@ -13,6 +15,22 @@ export interface ModelFactoryDeps extends ProviderDeps {
   logger?: Logger;
   /** The memory budget for embedded models (`memory_limit:` / `--memory-limit`). */
   memoryLimitBytes?: number;
+  /** The daemon's one allocator for embedded models (default: one per process and budget). */
+  allocator?: ModelAllocator;
+  /** Task types routing sends to this model (the allocator's weights); empty or absent: all. */
+  taskTypes?: readonly string[];
+}
+
+const processAllocators = new Map<number | undefined, ModelAllocator>();
+
+/** One allocator per budget in this process, for callers that do not bring one (the CLI's `models` commands). */
+function processAllocator(budgetBytes: number | undefined): ModelAllocator {
+  let allocator = processAllocators.get(budgetBytes);
+  if (!allocator) {
+    allocator = new ModelAllocator(budgetBytes === undefined ? {} : { budgetBytes });
+    processAllocators.set(budgetBytes, allocator);
+  }
+  return allocator;
 }
 
 /** Builds one configured model. Keyed by `provider:` in the registry. */
@@ -55,7 +73,16 @@ const factories = new Map<string, ModelFactory>([
       );
     },
   ],
-  ["embedded", (name) => new UnavailableModel(name, "embedded", "the embedded engine (node-llama-cpp) is not part of this build")],
+  [
+    "embedded",
+    // node-llama-cpp is imported on the model's first request, not here.
+    (name, entry, deps) =>
+      createEmbeddedModel(name, entry as Extract<ModelEntry, { provider: "embedded" }>, {
+        allocator: deps.allocator ?? processAllocator(deps.memoryLimitBytes),
+        ...(deps.logger ? { logger: deps.logger } : {}),
+        ...(deps.taskTypes ? { taskTypes: deps.taskTypes } : {}),
+      }),
+  ],
 ]);
 
 /**

@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { errorMessage } from "../errors/index.js";
 
 /** One controller we can use: where its per-step cgroups go. */
@@ -25,10 +25,21 @@ interface Mount {
   options: string[];
 }
 
-function readMounts(): Mount[] {
+/** Where the process's mounts and cgroup membership are read (the real /proc, or a test's text). */
+export interface CgroupSources {
+  mountinfo(): string;
+  cgroup(): string;
+}
+
+const procSources: CgroupSources = {
+  mountinfo: () => readFileSync("/proc/self/mountinfo", "utf8"),
+  cgroup: () => readFileSync("/proc/self/cgroup", "utf8"),
+};
+
+function readMounts(sources: CgroupSources): Mount[] {
   let text: string;
   try {
-    text = readFileSync("/proc/self/mountinfo", "utf8");
+    text = sources.mountinfo();
   } catch {
     return [];
   }
@@ -49,10 +60,10 @@ function unescape(path: string): string {
 }
 
 /** This process's cgroup path per v1 controller, and its v2 path under the key "". */
-function ownCgroups(): Map<string, string> {
+function ownCgroups(sources: CgroupSources): Map<string, string> {
   const paths = new Map<string, string>();
   try {
-    for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+    for (const line of sources.cgroup().split("\n")) {
       const match = /^\d+:([^:]*):(.*)$/.exec(line);
       if (!match) continue;
       for (const controller of (match[1] ?? "").split(",")) paths.set(controller, match[2] ?? "/");
@@ -61,6 +72,14 @@ function ownCgroups(): Map<string, string> {
     // Not Linux: no cgroups.
   }
   return paths;
+}
+
+function subtreeControl(path: string): string[] {
+  try {
+    return readFileSync(join(path, "cgroup.subtree_control"), "utf8").trim().split(/\s+/);
+  } catch {
+    return [];
+  }
 }
 
 function writable(path: string): boolean {
@@ -78,26 +97,31 @@ function within(mount: Mount, cgroupPath: string): string {
 }
 
 /** Finds usable memory and pids controllers: cgroup v2 where delegated, else the v1 hierarchies. */
-export function detectCgroups(): CgroupSupport {
-  const mounts = readMounts();
-  const own = ownCgroups();
+export function detectCgroups(sources: CgroupSources = procSources): CgroupSupport {
+  const mounts = readMounts(sources);
+  const own = ownCgroups(sources);
   const notes: string[] = [];
   const support: CgroupSupport = { memory: undefined, pids: undefined, notes };
   const unified = mounts.find((mount) => mount.type === "cgroup2");
   if (unified) {
-    const parent = within(unified, own.get("") ?? "/");
-    let delegated: string[] = [];
-    try {
-      delegated = readFileSync(join(parent, "cgroup.subtree_control"), "utf8").trim().split(/\s+/);
-    } catch {
-      // No such file: not a cgroup directory we can see.
-    }
-    const ok = writable(parent);
-    notes.push(
-      `cgroup v2 at ${unified.point}: own cgroup ${parent} (${ok ? "writable" : "not writable"}; delegated: ${delegated.join(" ") || "none"})`,
-    );
+    // Step cgroups go under the nearest cgroup, from our own upwards, that delegates the
+    // controller to its children and that we may write: our own where a service manager
+    // delegated it, else an ancestor (the root cgroup, as root). Our own cgroup usually holds
+    // processes, and v2 allows no controllers below a cgroup with processes of its own.
+    const own2 = within(unified, own.get("") ?? "/");
     for (const controller of ["memory", "pids"] as const) {
-      if (ok && delegated.includes(controller)) support[controller] = { version: 2, controller, parent };
+      for (let parent = own2; parent.startsWith(unified.point); parent = dirname(parent)) {
+        if (subtreeControl(parent).includes(controller) && writable(parent)) {
+          support[controller] = { version: 2, controller, parent };
+          break;
+        }
+        if (parent === unified.point) break;
+      }
+      notes.push(
+        support[controller]
+          ? `cgroup v2 ${controller} at ${unified.point}: per-step cgroups under ${support[controller]?.parent}`
+          : `cgroup v2 ${controller} at ${unified.point}: no writable cgroup from ${own2} up delegates it`,
+      );
     }
   }
   for (const controller of ["memory", "pids"] as const) {

@@ -1,6 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, mkdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { StepContext, StepMiddleware, StepResult } from "../engine/index.js";
 import { errorMessage, LocalAgentError } from "../errors/index.js";
 import { createBwrapSandbox } from "./bwrap-sandbox.js";
@@ -117,7 +116,9 @@ export function createSandboxMiddleware(options: SandboxMiddlewareOptions): Step
         prepared = prepareDirect(request, unavailable);
       } else {
         // The egress middleware, running outside this one, may already have opened the step's proxy.
-        const opened = context.env.LOCALAGENT_EGRESS_SOCKET;
+        // Only a socket in the daemon's egress folder counts: a workflow's env: must not be able to
+        // bind another socket (docker.sock…) into the sandbox.
+        const opened = egressSocketOf(context.env.LOCALAGENT_EGRESS_SOCKET, options.dataDir);
         if (hosts && !options.egress && opened) {
           network = { mode: "proxy", proxySocket: opened, hosts };
         } else if (hosts) {
@@ -200,4 +201,17 @@ function record(context: StepContext, command: string, sandbox: string, details:
     actor: { workflow: context.workflow.name, run: context.runId, step: context.path },
     details: { command, sandbox, ...details },
   });
+}
+
+/** The step's egress proxy socket, when `path` is a unix socket inside `DATA_DIR/egress`. */
+function egressSocketOf(path: string | undefined, dataDir: string): string | undefined {
+  if (path === undefined) return undefined;
+  const folder = resolve(dataDir, "egress");
+  const candidate = resolve(path);
+  if (dirname(candidate) !== folder) return undefined;
+  try {
+    return lstatSync(candidate).isSocket() ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inspectIsolation } from "../../src/sandbox/index.js";
 import { callApi, makeTempDir, runCli, startDaemon, writeConfigDir, type DaemonProcess, type Json } from "../helpers/index.js";
 
 async function serve(name: string): Promise<[Server, number]> {
@@ -82,5 +83,63 @@ describe("egress control through the daemon", () => {
     expect(entries[0].actor.workflow).toBe("fetch");
     const verify = await runCli(["audit", "verify", "--config", configDir, "--data-dir", dataDir]);
     expect(verify.code).toBe(0);
+  });
+});
+
+const isolation = inspectIsolation();
+const noSandbox = isolation.bwrap.usable ? undefined : isolation.bwrap.reason;
+if (noSandbox) console.warn(`skipping the sandboxed egress e2e test: ${noSandbox}`);
+
+describe.skipIf(noSandbox !== undefined)("egress control inside the sandbox (binding, not advisory)", () => {
+  const temp = makeTempDir("localagent-egress-sandbox-e2e-");
+  const configDir = join(temp.dir, "config");
+  const dataDir = join(temp.dir, "data");
+  let daemon: DaemonProcess;
+  let allowed: Server;
+  let allowedPort: number;
+
+  beforeAll(async () => {
+    [allowed, allowedPort] = await serve("allowed");
+    const url = `http://127.0.0.1:${allowedPort}`;
+    writeConfigDir(configDir, {
+      config: "sandbox:\n  mode: required\n",
+      workflows: {
+        "boxed.yaml": [
+          "name: boxed",
+          "steps:",
+          "  - name: via_proxy",
+          "    type: shell",
+          `    command: "curl -fsS ${url}/boxed"`,
+          `    network: ["127.0.0.1:${allowedPort}"]`,
+          "  - name: bypass",
+          "    type: shell",
+          // Ignoring the proxy variables does not help: the sandbox has no network of its own.
+          `    command: "curl -sS --noproxy '*' --max-time 5 ${url}/direct || echo bypass failed"`,
+          `    network: ["127.0.0.1:${allowedPort}"]`,
+          "",
+        ].join("\n"),
+      },
+    });
+    daemon = await startDaemon({ configDir, dataDir });
+  });
+
+  afterAll(async () => {
+    await daemon?.stop();
+    allowed.close();
+    temp.cleanup();
+  });
+
+  it("reaches the listed host only through the proxy socket; a program ignoring the proxy gets nowhere", async () => {
+    const answer = await callApi(daemon.url, "POST", "/api/workflows/boxed/run?wait=1");
+    const steps: Json[] = answer.body.steps;
+    expect(steps.map((step) => [step.path, step.status])).toEqual([
+      ["via_proxy", "succeeded"],
+      ["bypass", "succeeded"],
+    ]);
+    expect(steps[0].output).toBe("allowed /boxed");
+    expect(steps[1].output).toContain("bypass failed");
+    const exported = await runCli(["audit", "export", "--config", configDir, "--data-dir", dataDir]);
+    const egress = (JSON.parse(exported.stdout) as Json[]).filter((entry) => entry.type === "egress-connection");
+    expect(egress.map((entry) => [entry.actor.step, entry.details.decision])).toEqual([["via_proxy", "allow"]]);
   });
 });
