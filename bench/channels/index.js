@@ -1,5 +1,5 @@
 // bench/channels: web chat messages through the daemon — WebSocket → durable inbox → conversation
-// (a scripted LanguageModel in the daemon process) → outbox → reply on the WebSocket — at a bounded
+// (the model router → a local OpenAI-compatible server; BENCH_MODEL=scripted: a LanguageModel in the daemon process) → outbox → reply on the WebSocket — at a bounded
 // rate (BENCH_RATE messages/s over BENCH_CLIENTS connections for BENCH_DURATION s), then saturated
 // (each client sends its next message when the previous reply arrived). The same two loads run
 // against a bare `ws` echo server speaking the same frames; ratios daemon/baseline are printed.
@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import WebSocket from "ws";
 import {
+  CLI,
   freePort,
   loadAverage,
   log,
@@ -21,13 +22,21 @@ import {
 } from "../support/index.js";
 
 const DURATION = secondsFromEnv("BENCH_DURATION", 10);
-const RATE = Number(process.env.BENCH_RATE ?? 200);
+const RATE = Number(process.env.BENCH_RATE ?? 100);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
+/** scripted: a LanguageModel inside the daemon process; openai: the model router → a local OpenAI-compatible server. */
+const MODEL = process.env.BENCH_MODEL ?? "openai";
 const CONFIG = `log_level: warn
 durability: process
 platforms:
   - name: web
     type: webchat
+`;
+const modelConfig = (url) => `models:
+  local: { provider: openai, base_url: "${url}", model: bench-echo }
+routing:
+  general: [local]
+cache: { enabled: false }
 `;
 
 function percentile(sorted, p) {
@@ -167,11 +176,26 @@ const loadAtStart = loadAverage();
 try {
   const configDir = join(temp.dir, "config");
   mkdirSync(join(configDir, "workflows"), { recursive: true });
-  writeFileSync(join(configDir, "config.yaml"), CONFIG);
+  if (MODEL !== "openai" && MODEL !== "scripted") throw new Error(`BENCH_MODEL=${MODEL}: expected openai or scripted`);
+  let modelServer;
+  if (MODEL === "openai") {
+    const modelPort = await freePort();
+    modelServer = spawnNode([join(import.meta.dirname, "openai-server.js"), String(modelPort)]);
+    await waitForOk(`http://127.0.0.1:${modelPort}/v1/models`, { process: modelServer });
+    writeFileSync(join(configDir, "config.yaml"), CONFIG + modelConfig(`http://127.0.0.1:${modelPort}/v1`));
+  } else {
+    writeFileSync(join(configDir, "config.yaml"), CONFIG);
+  }
   const port = await freePort();
   // BENCH_CPU_PROF=DIR: the daemon writes a V8 CPU profile there when it stops (bench/support/profile-top.js reads it).
   const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const daemon = spawnNode([...profile, join(import.meta.dirname, "daemon-child.js"), configDir, join(temp.dir, "data"), String(port)]);
+  const daemon =
+    MODEL === "openai"
+      ? spawnNode([...profile, CLI, "start", "--config", configDir, "--data-dir", join(temp.dir, "data"), "--port", String(port)])
+      : spawnNode([...profile, join(import.meta.dirname, "daemon-child.js"), configDir, join(temp.dir, "data"), String(port)]);
+  log(
+    `model: ${MODEL === "openai" ? "router → local OpenAI-compatible server (bench/channels/openai-server.js)" : "scripted, in the daemon process"}`,
+  );
   let daemonResult;
   try {
     await waitForOk(`http://127.0.0.1:${port}/healthz`, { process: daemon });
@@ -179,6 +203,7 @@ try {
   } finally {
     const code = await daemon.stop();
     if (code !== 0) log(`daemon exited with ${code}:\n${daemon.output().slice(-2000)}`);
+    await modelServer?.stop();
   }
   const basePort = await freePort();
   const base = spawnNode([join(import.meta.dirname, "baseline-server.js"), String(basePort)]);
@@ -192,6 +217,7 @@ try {
   const ratio = (a, b) => (a && b ? round(a / b, 3) : null);
   printResult({
     benchmark: "channels",
+    model: MODEL,
     durationSeconds: DURATION,
     rate: RATE,
     clients: CLIENTS,
