@@ -108,7 +108,7 @@ describe("agent tools in the daemon", () => {
       // The router writes one model-call entry per call (the loop does not write a second one).
       expect(entries.filter((entry) => entry.type === "model-call")).toHaveLength(3);
       expect(entries.filter((entry) => entry.type === "model-call").every((entry) => entry.actor?.step === "think")).toBe(true);
-      const tools = entries.filter((entry) => entry.type === "tool-call").map((entry) => [entry.details.tool, entry.details.outcome]);
+      const tools = entries.filter((entry) => entry.type === "tool-call").map((entry) => [entry.details.tool, entry.details.status]);
       expect(tools).toEqual([
         ["calc__add", "ok"],
         ["calc__whoami", "ok"],

@@ -59,9 +59,25 @@ describe("runAgentLoop", () => {
     expect(entries.map((entry) => entry.type)).toEqual(["model-call", "tool-call", "model-call"]);
     expect(entries[0]).toMatchObject({
       actor: { workflow: "w", run: "run_1", step: "think" },
-      details: { turn: 1, model: "scripted", provider: "scripted", usage: { input: 10, output: 5 }, cached: false, toolCalls: ["add"] },
+      details: {
+        turn: 1,
+        model: "scripted",
+        provider: "scripted",
+        inputTokens: 10,
+        outputTokens: 5,
+        cached: false,
+        status: "ok",
+        toolCalls: ["add"],
+      },
     });
-    expect(entries[1]?.details).toMatchObject({ tool: "add", arguments: { a: 2, b: 40 }, decision: "allow", outcome: "ok" });
+    expect(entries[1]?.details).toMatchObject({
+      tool: "add",
+      arguments: '{"a":2,"b":40}',
+      decision: "allow",
+      status: "ok",
+      turn: 1,
+      callId: "call_1_0",
+    });
   });
 
   it("runs several calls of one turn in parallel and returns the results in call order", async () => {
@@ -122,8 +138,13 @@ describe("runAgentLoop", () => {
     ]);
     const outcomes = readAuditEntries(join(temp.dir, "audit.log"))
       .filter((entry) => entry.type === "tool-call")
-      .map((entry) => entry.details.outcome);
-    expect(outcomes).toEqual(["error", "error", "error", "error"]);
+      .map((entry) => [entry.details.decision, entry.details.rule ?? null, entry.details.status]);
+    expect(outcomes).toEqual([
+      ["deny", "agent.invalid-call", "denied"],
+      ["deny", "agent.invalid-call", "denied"],
+      ["deny", "agent.invalid-call", "denied"],
+      ["allow", null, "error"],
+    ]);
   });
 
   it("stops a model that keeps calling tools at max_turns", async () => {
@@ -198,12 +219,12 @@ describe("runAgentLoop", () => {
     expect([approved, allowed]).toEqual(["done", "done"]);
     const details = readAuditEntries(join(temp.dir, "audit.log"))
       .filter((entry) => entry.type === "tool-call")
-      .map((entry) => [entry.details.decision, entry.details.approval ?? null, entry.details.outcome])
+      .map((entry) => [entry.details.decision, entry.details.approval ?? null, entry.details.status])
       .sort();
     expect(details).toEqual([
       ["allow", null, "ok"],
       ["ask", "approve", "ok"],
-      ["deny", null, "error"],
+      ["deny", null, "denied"],
     ]);
   });
 

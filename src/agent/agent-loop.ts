@@ -1,3 +1,4 @@
+import { modelCallEntry, toolCallEntry } from "../audit/index.js";
 import { errorMessage, LocalAgentError, toError } from "../errors/index.js";
 import type { GenerateResult, ToolCall, Usage } from "../models/types.js";
 import { validateToolArguments } from "./tool-schema.js";
@@ -63,8 +64,7 @@ export async function runAgentLoop(options: AgentLoopOptions): Promise<AgentLoop
     auditModelCall(options, turn, {
       model,
       durationMs,
-      // "usage", not "…Tokens": the audit log redacts every key that says token.
-      usage: { input: answer.usage.inputTokens, output: answer.usage.outputTokens },
+      usage: answer.usage,
       cached: answer.cached === true,
       finishReason: answer.finishReason,
       toolCalls: answer.toolCalls.map((call) => call.name),
@@ -172,15 +172,25 @@ async function runToolCall(
     return finish(false, `error: ${message}`, message);
   }
   try {
+    const reportDecision = (reported: { decision: "allow" | "deny" | "ask"; rule?: string; approval?: "approve" | "deny" }): void => {
+      // A check further down refines an allow; what the hook decided otherwise stands.
+      if (record.decision === "allow") record.decision = reported.decision;
+      else if (record.decision !== reported.decision) return;
+      if (reported.rule && !record.rule) record.rule = reported.rule;
+      if (reported.approval && !record.approval) record.approval = reported.approval;
+    };
     const value = await untilAborted(
-      tool.execute(call.arguments, { turn: context.turn, index: context.index, call, signal: context.signal }),
+      tool.execute(call.arguments, { turn: context.turn, index: context.index, call, signal: context.signal, reportDecision }),
       context.signal,
     );
     return finish(true, toContent(value));
   } catch (error) {
     if (context.signal.aborted) throw toError(context.signal.reason);
-    const denied = error instanceof LocalAgentError && error.code === "policy_denied";
-    if (denied) record.decision = "deny";
+    if (error instanceof LocalAgentError && error.code === "policy_denied") {
+      // Denied further down (the policy middleware of a nested step): an ask that was not approved stays an ask.
+      if (record.decision === "allow") record.decision = "deny";
+      if (!record.rule && typeof error.details.rule === "string") record.rule = error.details.rule;
+    }
     const message = errorMessage(error);
     return finish(false, `error: ${message}`, message);
   }
@@ -265,32 +275,64 @@ function auditActor(options: AgentLoopOptions): { workflow?: string; run?: strin
   };
 }
 
-/** The model that served, its provider, tokens and time: never the prompt (it may quote secrets). */
-function auditModelCall(options: AgentLoopOptions, turn: number, details: Record<string, unknown>): void {
-  if (options.auditModelCalls === false) return;
-  options.audit?.record({
-    type: "model-call",
-    actor: auditActor(options),
-    details: { turn, provider: options.model.provider, ...details },
+/** The model that served, its provider, tokens and time (the audit's typed entry), plus the turn: never the prompt. */
+function auditModelCall(options: AgentLoopOptions, turn: number, call: ModelCallAudit): void {
+  if (options.auditModelCalls === false || !options.audit) return;
+  const entry = modelCallEntry(
+    {
+      model: call.model,
+      provider: options.model.provider,
+      durationMs: call.durationMs,
+      status: call.error === undefined ? "ok" : "error",
+      ...(call.usage ? { inputTokens: call.usage.inputTokens, outputTokens: call.usage.outputTokens } : {}),
+      ...(call.cached === undefined ? {} : { cached: call.cached }),
+      ...(call.error === undefined ? {} : { error: call.error }),
+    },
+    auditActor(options),
+  );
+  options.audit.record({
+    ...entry,
+    details: {
+      ...entry.details,
+      turn,
+      ...(call.finishReason ? { finishReason: call.finishReason } : {}),
+      ...(call.toolCalls ? { toolCalls: call.toolCalls } : {}),
+    },
   });
 }
 
-/** The tool, its arguments (the audit log redacts known secrets), the policy decision and the outcome. */
+interface ModelCallAudit {
+  model: string;
+  durationMs: number;
+  usage?: Usage;
+  cached?: boolean;
+  finishReason?: string;
+  toolCalls?: string[];
+  error?: string;
+}
+
+/**
+ * The tool, a summary of its arguments (secret-looking keys redacted), the decision and the
+ * status (the audit's typed entry), plus the turn, the call id and an ask's approval. A call the
+ * loop refused before any policy (unknown tool, invalid arguments) is a deny by rule `agent.invalid-call`.
+ */
 function auditToolCall(options: AgentLoopOptions, record: ToolCallRecord): void {
-  options.audit?.record({
-    type: "tool-call",
-    actor: auditActor(options),
-    details: {
-      turn: record.turn,
+  if (!options.audit) return;
+  const ran = record.ok || (record.decision !== "invalid" && record.decision !== "deny" && record.approval !== "deny");
+  const entry = toolCallEntry(
+    {
       tool: record.name,
-      callId: record.id,
       arguments: record.arguments,
-      decision: record.decision,
-      ...(record.rule ? { rule: record.rule } : {}),
-      ...(record.approval ? { approval: record.approval } : {}),
-      outcome: record.ok ? "ok" : "error",
-      ...(record.error ? { error: record.error } : {}),
+      decision: record.decision === "invalid" ? "deny" : record.decision,
+      status: record.ok ? "ok" : ran ? "error" : "denied",
       durationMs: record.durationMs,
+      ...(record.decision === "invalid" ? { rule: "agent.invalid-call" } : record.rule ? { rule: record.rule } : {}),
+      ...(record.error ? { error: record.error } : {}),
     },
+    auditActor(options),
+  );
+  options.audit.record({
+    ...entry,
+    details: { ...entry.details, turn: record.turn, callId: record.id, ...(record.approval ? { approval: record.approval } : {}) },
   });
 }

@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { makeTempDir } from "../../test/helpers/index.js";
+import { makeTempDir, Receiver } from "../../test/helpers/index.js";
 import { ScriptedModel, toolResultsOf, type ScriptedTurn } from "../../test/helpers/scripted-model.js";
 import { ApprovalService } from "../approvals/index.js";
 import { AuditLog, readAuditEntries, verifyAuditLog } from "../audit/index.js";
 import { systemClock } from "../clock/index.js";
 import { Engine, type StepRunner, type WorkflowLauncher } from "../engine/index.js";
+import { createEgressControl } from "../egress/index.js";
 import { EventBus, type LocalAgentEvent } from "../events/index.js";
 import { createSilentLogger } from "../logger/index.js";
 import { Outbox } from "../outbox/index.js";
@@ -29,6 +30,7 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
   const approvals = new ApprovalService({ store, clock: systemClock, events: bus, pollIntervalMs: 20 });
   const outbox = new Outbox({ store, clock: systemClock, events: bus, logger, deliverers: [] });
   const model = new ScriptedModel(script);
+  const egress = createEgressControl({ socketDir: join(temp.dir, "egress") });
   // The ai step's fields, the tools path run on a scripted model (no router in this harness).
   const scriptedAiStep: StepRunner = {
     ...(aiStep as unknown as StepRunner),
@@ -38,7 +40,7 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
   const engine = new Engine({
     store,
     registry,
-    middleware: [createPolicyMiddleware()],
+    middleware: [createPolicyMiddleware(), egress.middleware],
     services: {
       clock: systemClock,
       logger,
@@ -66,6 +68,7 @@ function setup(script: ScriptedTurn[], launcher?: WorkflowLauncher) {
     load,
     auditTypes: () => readAuditEntries(auditFile).map((entry) => entry.type),
     cleanup() {
+      void egress.close();
       audit.close();
       store.close();
       temp.cleanup();
@@ -128,7 +131,7 @@ describe("the ai step with tools:", () => {
     });
     expect(entries.find((entry) => entry.type === "tool-call")).toMatchObject({
       actor: { workflow: "helper", run: run.id, step: "think" },
-      details: { tool: "shell", arguments: { command: "echo hello from the shell" }, outcome: "ok" },
+      details: { tool: "shell", arguments: '{"command":"echo hello from the shell"}', decision: "allow", status: "ok" },
     });
     expect(harness.events.filter((event) => event.type === "agent-turn")).toHaveLength(2);
   });
@@ -145,7 +148,11 @@ describe("the ai step with tools:", () => {
     expect(run.outputs).toMatchObject({ tool_calls: [{ name: "shell", ok: false, decision: "deny" }] });
     const entries = readAuditEntries(harness.auditFile);
     expect(entries.find((entry) => entry.type === "policy-decision")?.details).toMatchObject({ decision: "deny" });
-    expect(entries.find((entry) => entry.type === "tool-call")?.details).toMatchObject({ decision: "deny", outcome: "error" });
+    expect(entries.find((entry) => entry.type === "tool-call")?.details).toMatchObject({
+      decision: "deny",
+      rule: expect.stringMatching(/^[a-z]+\.[a-z-]+$/),
+      status: "denied",
+    });
   });
 
   it("pauses an ask command for approval, runs it once approved, and hands the output back", async () => {
@@ -164,6 +171,32 @@ describe("the ai step with tools:", () => {
     expect(run).toMatchObject({ status: "succeeded", outputs: { text: "wiped" } });
     const decisions = readAuditEntries(harness.auditFile).filter((entry) => entry.type === "policy-decision");
     expect(decisions.map((entry) => [entry.details.decision, entry.details.approval])).toEqual([["ask", "approve"]]);
+    // The tool-call entry says so too.
+    expect(readAuditEntries(harness.auditFile).find((entry) => entry.type === "tool-call")?.details).toMatchObject({
+      decision: "ask",
+      rule: "risky.rm-recursive",
+      approval: "approve",
+      status: "ok",
+    });
+    expect(run.outputs).toMatchObject({ tool_calls: [{ name: "shell", ok: true, decision: "ask" }] });
+  });
+
+  it("tells the model when the human says no, and runs nothing", async () => {
+    const harness = start([
+      { toolCalls: [{ name: "shell", arguments: { command: "mkdir -p build && rm -rf build && echo wiped" } }] },
+      (request) => ({ text: toolResultsOf(request)[0] ?? "" }),
+    ]);
+    const finished = harness.engine.start(harness.load(workflowWith("[shell]")));
+    await until(() => harness.approvals.list({ status: "pending" }).length === 1);
+    harness.approvals.decide(harness.approvals.list({ status: "pending" })[0]!.id, "deny", "test:ada");
+    const run = await finished;
+    expect(run.status).toBe("succeeded");
+    expect((run.outputs as { text: string }).text).toMatch(/command needs approval \(rule risky\.rm-recursive\).*it was not approved$/);
+    expect(readAuditEntries(harness.auditFile).find((entry) => entry.type === "tool-call")?.details).toMatchObject({
+      decision: "ask",
+      approval: "deny",
+      status: "denied",
+    });
   });
 
   it("fails the step when the model is still calling tools at max_turns", async () => {
@@ -211,6 +244,60 @@ describe("the ai step with tools:", () => {
     const deliveries = harness.store.listDeliveries();
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]?.payload).toMatchObject({ platform: "log", message: "done tidying", title: "helper", workflow: "helper" });
+  });
+
+  it("sends the model's http calls through the http step: POST with a JSON body, and a failing status as an error result", async () => {
+    const receiver = await new Receiver().start();
+    try {
+      const harness = start([
+        {
+          toolCalls: [
+            {
+              name: "http",
+              arguments: { url: receiver.url, method: "POST", body: { note: "{{ env.HOME }}" }, headers: { "x-from": "agent" } },
+            },
+          ],
+        },
+        () => {
+          receiver.status = 503;
+          return { toolCalls: [{ name: "http", arguments: { url: receiver.url } }] };
+        },
+        (request) => ({ text: toolResultsOf(request).join(" | ") }),
+      ]);
+      const run = await harness.engine.start(harness.load(workflowWith("[http]")));
+      expect(run.status).toBe("succeeded");
+      expect(receiver.requests).toHaveLength(1);
+      // The body arrives as the model wrote it: templates in it are data, not rendered.
+      expect(receiver.requests[0]).toMatchObject({ body: { note: "{{ env.HOME }}" }, headers: { "x-from": "agent" } });
+      const [posted, failed] = toolResultsOf(harness.model.requests[2]);
+      expect(JSON.parse(posted ?? "")).toEqual({ status: 200, body: { ok: true } });
+      expect(failed).toBe(`error: GET http://127.0.0.1:${receiver.port}/hook answered 503`);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it("gives the tool calls the ai step's network: allow-list (the egress check refuses other hosts)", async () => {
+    const receiver = await new Receiver().start();
+    try {
+      const harness = start([
+        {
+          toolCalls: [
+            { name: "http", arguments: { url: receiver.url } },
+            { name: "http", arguments: { url: `http://localhost:${receiver.port}/hook` } },
+          ],
+        },
+        (request) => ({ text: toolResultsOf(request).join(" | ") }),
+      ]);
+      const run = await harness.engine.start(harness.load(workflowWith("[http]", "    network: [127.0.0.1]")));
+      expect(run.status).toBe("succeeded");
+      const [allowed, refused] = toolResultsOf(harness.model.requests[1]);
+      expect(JSON.parse(allowed ?? "")).toEqual({ status: 200, body: { ok: true } });
+      expect(refused).toMatch(/^error: .*localhost.* (is )?not in the step's network allow-list/);
+      expect(receiver.requests).toHaveLength(1);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it("schedules another workflow through the launcher, and refuses to schedule itself", async () => {

@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import type { StepContext, StepResult } from "../engine/index.js";
 import { LocalAgentError } from "../errors/index.js";
 import { stringify } from "../expression/index.js";
@@ -56,7 +57,11 @@ export function parseToolSelection(tools: unknown, step: string): { builtins: Bu
 /** The tools a step asked for, ready for the loop (MCP servers are connected here, on first use). */
 export async function createStepTools(context: StepContext, selection: unknown, options: AiStepToolsOptions = {}): Promise<AgentTool[]> {
   const { builtins, mcp } = parseToolSelection(selection, context.path);
-  const roots = [context.services.settings.workspaceDir, ...(options.fileRoots ?? [])];
+  const { settings } = context.services;
+  // The folder the workflow's shell steps run in, so a file the model writes is where its commands look.
+  const workspace = settings.workflowWorkspace?.(context.workflow.name) ?? settings.workspaceDir;
+  const roots = [workspace, ...(options.fileRoots ?? [])];
+  if (builtins.includes("read_file") || builtins.includes("write_file")) mkdirSync(workspace, { recursive: true });
   const factories: Record<BuiltinToolName, () => AgentTool> = {
     shell: () => createShellTool(context),
     http: () => createHttpTool(context),

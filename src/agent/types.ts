@@ -10,6 +10,11 @@ export interface ToolExecution {
   index: number;
   call: ToolCall;
   signal: AbortSignal;
+  /**
+   * For tools checked further down (a nested shell step passes the engine's policy middleware):
+   * tells the loop what was decided, so the `tool-call` entry records it.
+   */
+  reportDecision?(decision: { decision: "allow" | "deny" | "ask"; rule?: string; approval?: "approve" | "deny" }): void;
 }
 
 /** A tool the model may call: its definition (name, description, JSON Schema) and how to run it. */

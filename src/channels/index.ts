@@ -2,6 +2,7 @@ export type {
   Channel,
   ChannelCapabilities,
   ChannelContext,
+  ChannelEventReply,
   ChannelState,
   InboundMessage,
   MessageFormat,

@@ -13,7 +13,7 @@ import { CHANNEL_STATE_NAMESPACE, Inbox } from "./inbox.js";
 import { Pairing, type PairingRecord } from "./pairing.js";
 import type { PlatformConfig } from "./platform-config.js";
 import { createChannel } from "./registry.js";
-import type { Channel, ChannelContext, InboundMessage, OutboundMessage } from "./types.js";
+import type { Channel, ChannelContext, ChannelEventReply, InboundMessage, OutboundMessage } from "./types.js";
 import { WebChatChannel } from "./webchat/index.js";
 
 /** What the outbox carries for a `channel` delivery. */
@@ -177,7 +177,12 @@ export class ChannelManager {
   }
 
   /** Raw platform event from an HTTP route (`POST /api/channels/NAME/events`, `/api/channels/webhook/NAME`, `/api/NAME`). */
-  async handleEvent(name: string, event: unknown, headers: Record<string, string | undefined>, rawBody: string): Promise<void> {
+  async handleEvent(
+    name: string,
+    event: unknown,
+    headers: Record<string, string | undefined>,
+    rawBody: string,
+  ): Promise<void | ChannelEventReply> {
     const entry = this.entries.get(name);
     if (!entry) throw new LocalAgentError("bad_request", `no channel named "${name}"`, { details: { httpStatus: 404 } });
     if (entry.status !== "running" || !entry.channel)
@@ -185,7 +190,7 @@ export class ChannelManager {
         retryable: true,
       });
     if (!entry.channel.handleEvent) throw new LocalAgentError("bad_request", `channel "${name}" does not take HTTP events`);
-    await entry.channel.handleEvent(event, headers, rawBody);
+    return entry.channel.handleEvent(event, headers, rawBody);
   }
 
   /** Queues a message for a chat through the outbox; `key` makes it idempotent. */
@@ -625,7 +630,7 @@ export class ChannelManager {
           throw new LocalAgentError("delivery_failed", `channel "${name}" is not running${entry.error ? `: ${entry.error}` : ""}`, {
             retryable: true,
           });
-        await channel.sendMessage(message, signal);
+        await channel.sendMessage({ ...message, idempotencyKey: delivery.idempotencyKey }, signal);
       },
     };
   }

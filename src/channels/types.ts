@@ -45,6 +45,8 @@ export interface OutboundMessage {
   buttons?: OutboundButton[][];
   /** Reply to this platform message id. */
   replyTo?: string;
+  /** The outbox delivery's key: adapters whose platform deduplicates sends (Feishu's uuid) pass it on. */
+  idempotencyKey?: string;
 }
 
 export interface SentMessage {
@@ -88,5 +90,10 @@ export interface Channel {
    * `event` is the body parsed as JSON (the text itself when it is not JSON); `rawBody` is the exact
    * text received, for signature checks. Throw a LocalAgentError `bad_request` to answer 400.
    */
-  handleEvent?(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void>;
+  handleEvent?(event: unknown, headers: Record<string, string | undefined>, rawBody?: string): Promise<void | ChannelEventReply>;
+}
+
+/** What a channel's event route answers instead of `{"ok": true}` (Feishu's url_verification challenge). */
+export interface ChannelEventReply {
+  body: unknown;
 }

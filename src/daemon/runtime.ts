@@ -13,7 +13,7 @@ import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
 import { setAiToolLoop } from "../steps/index.js";
-import { createSandboxMiddleware } from "../sandbox/index.js";
+import { createSandboxMiddleware, workspaceFor } from "../sandbox/index.js";
 import { shellCommandOf } from "../steps/shell/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
 import { createEmbeddedAllocator } from "../models/embedded/index.js";
@@ -115,7 +115,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(options.workflows ? { workflows: options.workflows } : {}),
       ...(mcp ? { mcp } : {}),
       models,
-      settings: { maxOutputBytes: config.maxOutputBytes, notificationPlatforms: config.notifications, workspaceDir },
+      settings: {
+        maxOutputBytes: config.maxOutputBytes,
+        notificationPlatforms: config.notifications,
+        workspaceDir,
+        // Where the sandbox middleware runs a workflow's shell steps; the agent's file tools use the same folder.
+        workflowWorkspace: (workflow) => workspaceFor(config.dataDir, workflow),
+      },
     },
   });
   return {

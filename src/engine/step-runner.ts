@@ -110,6 +110,8 @@ export interface StepSettings {
   notificationPlatforms: Record<string, NotificationTarget>;
   /** Working directory for steps that do not name one. */
   workspaceDir: string;
+  /** The workspace of one workflow where shell steps run (the sandbox's `DATA_DIR/workspaces/NAME`); absent: `workspaceDir`. */
+  workflowWorkspace?: (workflow: string) => string;
 }
 
 /** Runs the nested steps of a shard (foreach); each shard is checkpointed under its own key. */

@@ -14,7 +14,12 @@ export interface ChannelApi {
   list(): unknown[];
   /** True when `name` is a configured channel (its event routes skip the API token: the adapter authenticates them). */
   has(name: string): boolean;
-  handleEvent(name: string, event: unknown, headers: Record<string, string | undefined>, rawBody: string): Promise<void>;
+  handleEvent(
+    name: string,
+    event: unknown,
+    headers: Record<string, string | undefined>,
+    rawBody: string,
+  ): Promise<void | { body: unknown }>;
   listPairing(): unknown[];
   approvePairing(code: string, by: string): unknown;
   revokePairing(user: string, by: string): unknown;
@@ -71,7 +76,7 @@ export function registerChannelRoutes(app: FastifyInstance, channels: () => Chan
       else request.log.error({ err: error }, "channel event failed");
       void reply.status(status).send({ error: { code: error instanceof LocalAgentError ? error.code : "bad_request", message: reason } });
     });
-    const handle = async (request: FastifyRequest, name: string): Promise<{ ok: true }> => {
+    const handle = async (request: FastifyRequest, name: string): Promise<unknown> => {
       const api = require();
       if (!api.has(name)) throw new LocalAgentError("bad_request", `no channel named "${name}"`, { details: { httpStatus: 404 } });
       const raw = typeof request.body === "string" ? request.body : "";
@@ -81,8 +86,8 @@ export function registerChannelRoutes(app: FastifyInstance, channels: () => Chan
       } catch {
         event = raw;
       }
-      await api.handleEvent(name, event, headersOf(request), raw);
-      return { ok: true };
+      const reply = await api.handleEvent(name, event, headersOf(request), raw);
+      return reply ? reply.body : { ok: true };
     };
     scope.post("/api/channels/webhook/:name", async (request) => handle(request, channelName(request)));
     scope.post("/api/channels/:name/events", async (request) => handle(request, channelName(request)));

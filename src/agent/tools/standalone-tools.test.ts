@@ -5,7 +5,7 @@ import { systemClock } from "../../clock/index.js";
 import type { StepServices } from "../../engine/index.js";
 import { EventBus } from "../../events/index.js";
 import { createSilentLogger } from "../../logger/index.js";
-import { createCommandPolicy } from "../../policy/index.js";
+import { createCommandPolicy, createPolicyMiddleware } from "../../policy/index.js";
 import { runAgentLoop } from "../agent-loop.js";
 import { createPolicyToolHook } from "../policy-hook.js";
 import { createStandaloneTools } from "./standalone-tools.js";
@@ -52,6 +52,27 @@ describe("standalone tools (chat conversations)", () => {
     expect(denied).toMatch(/^error: shell call denied by policy \(rule [a-z.-]+\): /);
     expect(failed).toBe("error: command failed (exit status 4)");
     expect(JSON.parse(written ?? "")).toEqual({ path: "a.txt", bytes: 4 });
+  });
+
+  it("run inside the engine's middleware: the policy middleware refuses what it refuses a shell step", async () => {
+    const model = new ScriptedModel([
+      {
+        toolCalls: [
+          { name: "shell", arguments: { command: "rm -rf / --no-preserve-root" } },
+          { name: "shell", arguments: { command: "echo allowed" } },
+        ],
+      },
+      { text: "done" },
+    ]);
+    const result = await runAgentLoop({
+      model,
+      messages: [{ role: "user", content: "go" }],
+      tools: createStandaloneTools({ services, caller: "chat:test:3", middleware: [createPolicyMiddleware()] }),
+    });
+    const [denied, allowed] = toolResultsOf(model.requests[1]);
+    expect(denied).toMatch(/^error: step "shell\[1\.0\]": command denied by policy \(rule [a-z.-]+\): /);
+    expect(allowed).toBe("allowed");
+    expect(result.toolCalls.map((call) => call.decision)).toEqual(["deny", "allow"]);
   });
 
   it("kills a command that outlives its timeout", async () => {

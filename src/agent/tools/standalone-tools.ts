@@ -1,4 +1,4 @@
-import type { StepContext, StepRunner, StepServices } from "../../engine/index.js";
+import { composeMiddleware, type StepContext, type StepMiddleware, type StepRunner, type StepServices } from "../../engine/index.js";
 import { LocalAgentError } from "../../errors/index.js";
 import { shellStep } from "../../steps/shell/index.js";
 import type { StepDefinition, WorkflowDefinition } from "../../workflow/index.js";
@@ -13,13 +13,18 @@ export interface StandaloneToolOptions {
   caller: string;
   /** Per call (default 2 minutes). */
   timeoutMs?: number;
+  /**
+   * Step middleware around each call, outermost first: the engine's own chain (policy with
+   * durable approvals, sandbox) makes a chat's shell call pass exactly what a shell step passes.
+   */
+  middleware?: readonly StepMiddleware[];
 }
 
 /**
  * The shell tool outside a workflow (chat conversations): the shell step's own runner (process
- * group, output cap, kill on timeout or abort) without the engine. Nothing here checks the
- * command: give the loop `beforeToolCall: createPolicyToolHook(policy)` with it, which is what
- * the engine's policy middleware does for a step.
+ * group, output cap, kill on timeout or abort) without the engine. The command is checked by
+ * the `middleware` given (the policy middleware, the sandbox), or by the loop's
+ * `beforeToolCall: createPolicyToolHook(policy)`; with neither, nothing checks it.
  */
 export function createStandaloneShellTool(options: StandaloneToolOptions): AgentTool {
   return {
@@ -107,7 +112,8 @@ async function runStandalone(
     progress: () => {},
   };
   try {
-    return (await runner.run(context)).output;
+    const execute = composeMiddleware(options.middleware ?? [], (current) => runner.run(current));
+    return (await execute(context)).output;
   } finally {
     clearTimeout(timer);
     execution.signal.removeEventListener("abort", onAbort);

@@ -43,9 +43,26 @@ export function runAsStep(
     cacheMode: "value",
     config,
     timeoutMs,
+    // The ai step's `network:` is what its tool calls get: an allow-list reaches the egress proxy
+    // (http) and the sandbox (shell); absent, the sandbox's default (no network).
+    ...(context.step.network === undefined ? {} : { network: context.step.network }),
   };
   const scope = { ...context.scope, tool: args, output: null };
-  return context.runSubSteps(`tool-${execution.turn}-${execution.index}-${hash}`, [step], scope);
+  const shardKey = `tool-${execution.turn}-${execution.index}-${hash}`;
+  const path = `${context.path}[${shardKey}].${step.name}`;
+  // The policy middleware's ask is visible on the bus as the approval's events: report it to the loop.
+  const unsubscribe = context.services.events.subscribe((event) => {
+    if (
+      (event.type !== "approval-requested" && event.type !== "approval-decided") ||
+      event.runId !== context.runId ||
+      event.step !== path
+    ) {
+      return;
+    }
+    if (event.type === "approval-requested") execution.reportDecision?.({ decision: "ask", ...(event.rule ? { rule: event.rule } : {}) });
+    else execution.reportDecision?.({ decision: "ask", approval: event.decision === "approved" ? "approve" : "deny" });
+  });
+  return context.runSubSteps(shardKey, [step], scope).finally(unsubscribe);
 }
 
 /** `shell`: one command line, through the shell step (policy, approvals, sandbox, output cap, timeout). */
