@@ -212,6 +212,8 @@ describe("channels through the daemon: webhook and web chat", () => {
     // The reply to w2 is queued while nobody is connected, or arrived already; a reconnect gets the rest.
     const again = await open(`&chat=${chat}`);
     await waitFor(() => frames.some((frame) => frame.type === "chat.reply" && frame.replyTo === "w2"));
+    // The client's "open" can come before the daemon's first frame on the new connection.
+    await waitFor(() => frames.filter((frame) => frame.type === "chat.opened").length === 2);
     expect(frames.filter((frame) => frame.type === "chat.opened").map((frame) => frame.chat)).toEqual([chat, chat]);
     expect(String(frames.find((frame) => frame.replyTo === "w2")?.text)).toMatch(/No language model is configured/);
     again.close();
