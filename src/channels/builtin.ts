@@ -1,14 +1,14 @@
 /**
- * Registers the built-in channel kinds. The daemon imports this module once; each adapter adds its
- * line here (telegram and feishu register themselves the same way).
+ * Registers the built-in channel kinds. The daemon imports this module once. Telegram and Feishu
+ * are loaded on first use (grammY alone adds ~19 MB of RSS), so a daemon without them stays lean.
  */
-import { createFeishuChannel } from "./feishu/index.js";
 import { registerChannelKind } from "./registry.js";
-import { createTelegramChannelFromPlatform } from "./telegram/index.js";
 import { createWebChatChannel } from "./webchat/index.js";
 import { createWebhookChannel } from "./webhook/index.js";
 
 registerChannelKind("webhook", createWebhookChannel);
 registerChannelKind("webchat", createWebChatChannel);
-registerChannelKind("telegram", createTelegramChannelFromPlatform);
-registerChannelKind("feishu", createFeishuChannel);
+registerChannelKind("telegram", async (platform, services) =>
+  (await import("./telegram/index.js")).createTelegramChannelFromPlatform(platform, services),
+);
+registerChannelKind("feishu", async (platform, services) => (await import("./feishu/index.js")).createFeishuChannel(platform, services));
