@@ -375,7 +375,10 @@ export class ChannelManager {
 
   private schedule(key: string, message: InboundMessage): void {
     const chat = `${message.channel}\u0000${message.chatId}`;
-    const previous = this.chains.get(chat) ?? Promise.resolve();
+    // An approval answer does not wait behind the chat's turn in progress: that turn may be the
+    // agent loop waiting for exactly this approval (a chat's tool call the policy answered `ask`).
+    const answersApproval = isApprovalAnswer(message);
+    const previous = answersApproval ? Promise.resolve() : (this.chains.get(chat) ?? Promise.resolve());
     let completed = false;
     const next = previous
       .then(() => this.process(message, key))
@@ -394,7 +397,7 @@ export class ChannelManager {
         }
         if (this.chains.get(chat) === next) this.chains.delete(chat);
       });
-    this.chains.set(chat, next);
+    if (!answersApproval) this.chains.set(chat, next);
   }
 
   private allowed(platform: PlatformConfig, userId: string): boolean {
@@ -653,6 +656,12 @@ export const HELP_TEXT = [
   "/help — this list",
   "Other /commands start the workflows listening for them (on: chat:/command). Anything else is answered by the agent.",
 ].join("\n");
+
+/** A button press (approve:/deny:) or `/approve ID`, `/deny ID`. */
+function isApprovalAnswer(message: InboundMessage): boolean {
+  if (message.action !== undefined) return /^(approve|deny):/.test(message.action);
+  return /^\/(approve|deny)(?:@[\w.-]+)?\s+\S/.test(message.text.trim());
+}
 
 /** Why an adapter's message cannot be queued, or undefined when it is well formed. */
 export function invalidMessage(message: InboundMessage): string | undefined {
