@@ -96,6 +96,8 @@ export class ChannelManager {
   private readonly history: ConversationHistory;
   /** Per-chat processing chains: messages of one chat are handled in order. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Chats whose conversation turn is being answered now (the responder, maybe the agent loop waiting on an approval). */
+  private readonly responding = new Set<string>();
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private responder: ConversationResponder;
@@ -375,9 +377,10 @@ export class ChannelManager {
 
   private schedule(key: string, message: InboundMessage): void {
     const chat = `${message.channel}\u0000${message.chatId}`;
-    // An approval answer does not wait behind the chat's turn in progress: that turn may be the
-    // agent loop waiting for exactly this approval (a chat's tool call the policy answered `ask`).
-    const answersApproval = isApprovalAnswer(message);
+    // An approval answer does not wait behind the chat's conversation turn in progress: that turn
+    // may be the agent loop waiting for exactly this approval (a chat's tool call the policy
+    // answered `ask`). Otherwise the chat's messages keep their order.
+    const answersApproval = isApprovalAnswer(message) && this.responding.has(chat);
     const previous = answersApproval ? Promise.resolve() : (this.chains.get(chat) ?? Promise.resolve());
     let completed = false;
     const next = previous
@@ -438,11 +441,15 @@ export class ChannelManager {
     }
     const history = this.history.get(platform.name, message.chatId);
     let answer: string;
+    const chat = `${message.channel}\u0000${message.chatId}`;
+    this.responding.add(chat);
     try {
       answer = await this.responder.respond({ message, history });
     } catch (error) {
       this.options.logger.warn({ channel: platform.name, err: error }, `conversation failed: ${errorMessage(error)}`);
       answer = `Sorry, I could not answer: ${errorMessage(error)}`;
+    } finally {
+      this.responding.delete(chat);
     }
     if (!this.running) return false;
     // History, reply and the inbox entry in one commit: a crash leaves either all or none of them.
