@@ -83,6 +83,9 @@ describe("web chat conversations through the agent loop with tools", () => {
     expect(first.tools?.map((tool) => tool.function.name).sort()).toEqual(["read_file", "shell"]);
     expect(toolResults(1)).toEqual(["from-chat"]);
     expect(readFileSync(join(workspace(), "allowed-marker"), "utf8")).toBe("from-chat\n");
+    const allowed = auditEntries().filter((entry) => entry.type === "tool-call");
+    expect(allowed.map((entry) => [entry.details.tool, entry.details.decision, entry.details.status])).toEqual([["shell", "allow", "ok"]]);
+    expect(allowed[0]?.actor).toEqual({ user: "web:owner" });
   });
 
   it("a denied command is refused, the model is told why, nothing runs, and the audit log has the deny", async () => {
