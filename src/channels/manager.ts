@@ -98,6 +98,8 @@ export class ChannelManager {
   private readonly chains = new Map<string, Promise<void>>();
   /** Chats whose conversation turn is being answered now (the responder, maybe the agent loop waiting on an approval). */
   private readonly responding = new Set<string>();
+  /** Aborted by stop(): the conversation turns in progress. */
+  private turns = new AbortController();
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private responder: ConversationResponder;
@@ -146,6 +148,7 @@ export class ChannelManager {
   /** Starts every channel; failures are logged and reported, never thrown. Then processes what a restart left queued. */
   async start(): Promise<void> {
     this.running = true;
+    this.turns = new AbortController();
     this.inbox.prune(7 * DAY_MS);
     this.unsubscribe = this.options.events.subscribe((event) => this.onEvent(event));
     await Promise.all([...this.entries.values()].map((entry) => this.startOne(entry)));
@@ -154,6 +157,9 @@ export class ChannelManager {
 
   async stop(): Promise<void> {
     this.running = false;
+    // Turns in progress (a model call, a chat's tool call, an approval it waits for) end now; their
+    // messages stay in the inbox and are answered again after the restart.
+    this.turns.abort(new LocalAgentError("unavailable", "the daemon is stopping"));
     this.unsubscribe?.();
     await Promise.all(
       [...this.entries.values()].map(async (entry) => {
@@ -444,7 +450,7 @@ export class ChannelManager {
     const chat = `${message.channel}\u0000${message.chatId}`;
     this.responding.add(chat);
     try {
-      answer = await this.responder.respond({ message, history });
+      answer = await this.responder.respond({ message, history, signal: this.turns.signal });
     } catch (error) {
       this.options.logger.warn({ channel: platform.name, err: error }, `conversation failed: ${errorMessage(error)}`);
       answer = `Sorry, I could not answer: ${errorMessage(error)}`;
