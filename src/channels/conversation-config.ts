@@ -31,3 +31,30 @@ export function conversationTools(config: ConversationsConfig | undefined): Conv
   const tools = config?.tools;
   return tools === undefined || tools === "none" ? [] : [...new Set(tools)];
 }
+
+/**
+ * `conversations.model` names a task type under routing: or a model under models: (the config's
+ * superRefine). As the router resolves it: without routing: every model serves any task type, and
+ * with routing: an unrouted task type goes to the `--model-path`/`model_path:` model "default".
+ */
+export function checkConversationModel(
+  config: {
+    conversations?: ConversationsConfig | undefined;
+    models?: Record<string, unknown> | undefined;
+    routing?: Record<string, unknown> | undefined;
+    model_path?: string | undefined;
+  },
+  context: z.RefinementCtx,
+): void {
+  const target = config.conversations?.model;
+  if (target === undefined) return;
+  const models = Object.keys(config.models ?? {});
+  const routes = Object.keys(config.routing ?? {});
+  if (routes.includes(target) || models.includes(target)) return;
+  if (routes.length === 0 || config.model_path !== undefined || models.includes("default")) return;
+  context.addIssue({
+    code: "custom",
+    path: ["conversations", "model"],
+    message: `no task type under routing: or model under models: named "${target}" (task types: ${routes.join(", ")}${models.length > 0 ? `; models: ${models.join(", ")}` : ""})`,
+  });
+}

@@ -166,6 +166,19 @@ describe("secrets", () => {
       tools: ["shell", "read_file"],
       max_turns: 3,
     });
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        "models: { local: { provider: openai, base_url: 'http://127.0.0.1:9/v1', model: m } }",
+        "routing: { general: [local] }",
+        "conversations: { model: chatty }",
+        "",
+      ].join("\n"),
+    );
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(
+      /config\.yaml:3:\d+: conversations\.model: no task type .* named "chatty" \(task types: general; models: local\)/,
+    );
+    expect(loadConfig({ configDir: dir, modelPath: "/m.gguf", env: {} }).extensions.conversations).toEqual({ model: "chatty" });
     writeFileSync(join(dir, "config.yaml"), ["conversations:", "  tools: [shell, rm_rf]", ""].join("\n"));
     expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/config\.yaml:2:\d+: conversations\.tools/);
   });

@@ -3,7 +3,7 @@ import { isByteSize, isDuration } from "../duration/index.js";
 import { mcpConfigSchema } from "../agent/index.js";
 import { auditConfigSchema } from "../audit/index.js";
 import { platformsConfigSchema } from "../channels/platform-schema.js";
-import { conversationsConfigSchema } from "../channels/conversation-config.js";
+import { checkConversationModel, conversationsConfigSchema } from "../channels/conversation-config.js";
 // The config file only (not ../models/embedded/index.js), like the models schema below.
 import { allocatorConfigSchema } from "../models/embedded/config.js";
 import { policyConfigSchema } from "../policy/index.js";
@@ -85,6 +85,7 @@ export const configFileSchema = z
       .optional(),
   })
   .strict()
-  .superRefine(checkModelReferences);
+  .superRefine(checkModelReferences)
+  .superRefine(checkConversationModel);
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

@@ -51,7 +51,8 @@ export function createConversationResponder(options: {
       const responder = new AgentResponder({
         model: routedModel(runtime.models, {
           messages: [],
-          model: settings?.model ?? "general",
+          // Unset: the router's default, task type `general` (or its first route when it has none).
+          ...(settings?.model ? { model: settings.model } : {}),
           caller: { user: `${message.channel}:${message.userId}` },
         }),
         tools,
