@@ -10,6 +10,13 @@ export type {
   OutboundMessage,
   SentMessage,
 } from "./types.js";
+export {
+  CONVERSATION_TOOL_NAMES,
+  conversationsConfigSchema,
+  conversationTools,
+  type ConversationToolName,
+  type ConversationsConfig,
+} from "./conversation-config.js";
 export { KIND_ALIASES, platformEntrySchema, platformsConfigSchema, platformsFileSchema, type PlatformEntry } from "./platform-schema.js";
 export { jsonPath, loadPlatforms, parsePlatformsFile, requireToken, type LoadedPlatforms, type PlatformConfig } from "./platform-config.js";
 export { channelKind, channelKinds, createChannel, registerChannelKind, type ChannelFactory, type ChannelServices } from "./registry.js";

@@ -96,6 +96,10 @@ export class ChannelManager {
   private readonly history: ConversationHistory;
   /** Per-chat processing chains: messages of one chat are handled in order. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Chats whose conversation turn is being answered now (the responder, maybe the agent loop waiting on an approval). */
+  private readonly responding = new Set<string>();
+  /** Aborted by stop(): the conversation turns in progress. */
+  private turns = new AbortController();
   private unsubscribe: (() => void) | undefined;
   private running = false;
   private responder: ConversationResponder;
@@ -144,6 +148,7 @@ export class ChannelManager {
   /** Starts every channel; failures are logged and reported, never thrown. Then processes what a restart left queued. */
   async start(): Promise<void> {
     this.running = true;
+    this.turns = new AbortController();
     this.inbox.prune(7 * DAY_MS);
     this.unsubscribe = this.options.events.subscribe((event) => this.onEvent(event));
     await Promise.all([...this.entries.values()].map((entry) => this.startOne(entry)));
@@ -152,6 +157,9 @@ export class ChannelManager {
 
   async stop(): Promise<void> {
     this.running = false;
+    // Turns in progress (a model call, a chat's tool call, an approval it waits for) end now; their
+    // messages stay in the inbox and are answered again after the restart.
+    this.turns.abort(new LocalAgentError("unavailable", "the daemon is stopping"));
     this.unsubscribe?.();
     await Promise.all(
       [...this.entries.values()].map(async (entry) => {
@@ -375,7 +383,11 @@ export class ChannelManager {
 
   private schedule(key: string, message: InboundMessage): void {
     const chat = `${message.channel}\u0000${message.chatId}`;
-    const previous = this.chains.get(chat) ?? Promise.resolve();
+    // An approval answer does not wait behind the chat's conversation turn in progress: that turn
+    // may be the agent loop waiting for exactly this approval (a chat's tool call the policy
+    // answered `ask`). Otherwise the chat's messages keep their order.
+    const answersApproval = isApprovalAnswer(message) && this.responding.has(chat);
+    const previous = answersApproval ? Promise.resolve() : (this.chains.get(chat) ?? Promise.resolve());
     let completed = false;
     const next = previous
       .then(() => this.process(message, key))
@@ -394,7 +406,7 @@ export class ChannelManager {
         }
         if (this.chains.get(chat) === next) this.chains.delete(chat);
       });
-    this.chains.set(chat, next);
+    if (!answersApproval) this.chains.set(chat, next);
   }
 
   private allowed(platform: PlatformConfig, userId: string): boolean {
@@ -435,11 +447,15 @@ export class ChannelManager {
     }
     const history = this.history.get(platform.name, message.chatId);
     let answer: string;
+    const chat = `${message.channel}\u0000${message.chatId}`;
+    this.responding.add(chat);
     try {
-      answer = await this.responder.respond({ message, history });
+      answer = await this.responder.respond({ message, history, signal: this.turns.signal });
     } catch (error) {
       this.options.logger.warn({ channel: platform.name, err: error }, `conversation failed: ${errorMessage(error)}`);
       answer = `Sorry, I could not answer: ${errorMessage(error)}`;
+    } finally {
+      this.responding.delete(chat);
     }
     if (!this.running) return false;
     // History, reply and the inbox entry in one commit: a crash leaves either all or none of them.
@@ -653,6 +669,12 @@ export const HELP_TEXT = [
   "/help — this list",
   "Other /commands start the workflows listening for them (on: chat:/command). Anything else is answered by the agent.",
 ].join("\n");
+
+/** A button press (approve:/deny:) or `/approve ID`, `/deny ID`. */
+function isApprovalAnswer(message: InboundMessage): boolean {
+  if (message.action !== undefined) return /^(approve|deny):/.test(message.action);
+  return /^\/(approve|deny)(?:@[\w.-]+)?\s+\S/.test(message.text.trim());
+}
 
 /** Why an adapter's message cannot be queued, or undefined when it is well formed. */
 export function invalidMessage(message: InboundMessage): string | undefined {

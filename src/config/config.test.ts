@@ -145,4 +145,41 @@ describe("secrets", () => {
     writeFileSync(join(dir, "config.yaml"), "audit:\n  alerts:\n    - match: { type: x }\n      notify: log\n      bogus: 1\n");
     expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/bogus/);
   });
+  it("accepts routing: naming the model `default` when --model-path is given only on the command line", () => {
+    writeFileSync(
+      join(dir, "config.yaml"),
+      ["routing:", "  general: [default]", "cache: { warmup: [{ model: default, prompt: hi }] }", ""].join("\n"),
+    );
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/routing\.general\.0: no model named "default"/);
+    const config = loadConfig({ configDir: dir, modelPath: "/models/a.gguf", env: {} });
+    expect(config.modelPath).toBe("/models/a.gguf");
+    expect(config.extensions.routing).toEqual({ general: ["default"] });
+  });
+
+  it("reads conversations: and names a bad field with its place", () => {
+    writeFileSync(
+      join(dir, "config.yaml"),
+      ["conversations:", "  model: chat", "  tools: [shell, read_file]", "  max_turns: 3", ""].join("\n"),
+    );
+    expect(loadConfig({ configDir: dir, env: {} }).extensions.conversations).toEqual({
+      model: "chat",
+      tools: ["shell", "read_file"],
+      max_turns: 3,
+    });
+    writeFileSync(
+      join(dir, "config.yaml"),
+      [
+        "models: { local: { provider: openai, base_url: 'http://127.0.0.1:9/v1', model: m } }",
+        "routing: { general: [local] }",
+        "conversations: { model: chatty }",
+        "",
+      ].join("\n"),
+    );
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(
+      /config\.yaml:3:\d+: conversations\.model: no task type .* named "chatty" \(task types: general; models: local\)/,
+    );
+    expect(loadConfig({ configDir: dir, modelPath: "/m.gguf", env: {} }).extensions.conversations).toEqual({ model: "chatty" });
+    writeFileSync(join(dir, "config.yaml"), ["conversations:", "  tools: [shell, rm_rf]", ""].join("\n"));
+    expect(() => loadConfig({ configDir: dir, env: {} })).toThrow(/config\.yaml:2:\d+: conversations\.tools/);
+  });
 });

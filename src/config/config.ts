@@ -72,7 +72,7 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
   const configDir = resolve(options.configDir ?? defaultConfigDir(env));
   const candidates = ["config.yaml", "config.yml"].map((name) => join(configDir, name));
   const configFile = candidates.find((file) => existsSync(file));
-  const file = configFile ? parseConfigFile(configFile) : {};
+  const file = configFile ? parseConfigFile(configFile, options.modelPath) : {};
   const relative = (path: string): string => expandHome(isAbsolute(path) || path.startsWith("~") ? path : join(configDir, path));
   const dataDir = resolve(
     options.dataDir ?? (env.LOCALAGENT_DATA_DIR ? env.LOCALAGENT_DATA_DIR : file.data_dir ? relative(file.data_dir) : defaultDataDir(env)),
@@ -87,7 +87,7 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
     return resolved;
   };
   const extensions: Record<string, unknown> = {};
-  for (const key of ["models", "routing", "cache", "platforms", "policy", "sandbox", "mcp"] as const) {
+  for (const key of ["models", "routing", "cache", "platforms", "policy", "sandbox", "mcp", "conversations"] as const) {
     if (file[key] !== undefined) extensions[key] = file[key];
   }
   // Model API keys are read here too, so a missing env var is a start-up error and the values are redacted everywhere.
@@ -130,7 +130,8 @@ export function loadConfig(options: ConfigOptions = {}): ResolvedConfig {
   };
 }
 
-function parseConfigFile(file: string): ConfigFile {
+/** `modelPath`: --model-path, which registers the model `default` as model_path: does (routing: may name it). */
+function parseConfigFile(file: string, modelPath?: string): ConfigFile {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -140,8 +141,12 @@ function parseConfigFile(file: string): ConfigFile {
   const source = new YamlSource(file, text);
   const first = source.syntaxIssues[0];
   if (first) throw configError(source.syntaxIssues.map((issue) => `${issue.file}:${issue.line}:${issue.column}: ${issue.message}`));
-  const data = source.toJS() ?? {};
-  const parsed = configFileSchema.safeParse(data);
+  const data: unknown = source.toJS() ?? {};
+  const withModelPath =
+    modelPath !== undefined && typeof data === "object" && data !== null && !Array.isArray(data) && !("model_path" in data)
+      ? { ...data, model_path: modelPath }
+      : data;
+  const parsed = configFileSchema.safeParse(withModelPath);
   if (!parsed.success) throw configError(describeIssues(source, parsed.error));
   return parsed.data;
 }

@@ -3,6 +3,7 @@ import { isByteSize, isDuration } from "../duration/index.js";
 import { mcpConfigSchema } from "../agent/index.js";
 import { auditConfigSchema } from "../audit/index.js";
 import { platformsConfigSchema } from "../channels/platform-schema.js";
+import { checkConversationModel, conversationsConfigSchema } from "../channels/conversation-config.js";
 // The config file only (not ../models/embedded/index.js), like the models schema below.
 import { allocatorConfigSchema } from "../models/embedded/config.js";
 import { policyConfigSchema } from "../policy/index.js";
@@ -66,6 +67,9 @@ export const configFileSchema = z
     policy: policyConfigSchema
       .optional()
       .describe("Command policy for shell steps: default decision and your deny/ask/allow rules (docs/security.md)"),
+    conversations: conversationsConfigSchema
+      .optional()
+      .describe("How chat messages are answered: model (task type), tools (none by default), max_turns, max_tokens (docs/channels.md)"),
     mcp: mcpConfigSchema.optional().describe("MCP servers whose tools an ai step may use (tools: [mcp:NAME]); docs/agent.md"),
     sandbox: sandboxConfigSchema
       .optional()
@@ -81,6 +85,7 @@ export const configFileSchema = z
       .optional(),
   })
   .strict()
-  .superRefine(checkModelReferences);
+  .superRefine(checkModelReferences)
+  .superRefine(checkConversationModel);
 
 export type ConfigFile = z.infer<typeof configFileSchema>;

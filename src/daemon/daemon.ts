@@ -30,6 +30,7 @@ import { Dispatcher, type Submission } from "./dispatcher.js";
 import { acquirePidLock, runOwner } from "./pid-lock.js";
 import { deliveryView, runView, triggerOutcomeView, workflowView } from "./views.js";
 import { createRuntime, modelSections, type Runtime } from "./runtime.js";
+import { createConversationResponder } from "./conversations.js";
 import { loadWorkflowSet } from "./workflow-set.js";
 
 export interface DaemonOptions {
@@ -301,6 +302,8 @@ export class Daemon implements DaemonApi {
    * Looked up per message, so models configured at run time are used at once.
    */
   private modelResponder(): ConversationResponder {
+    // The agent loop with the configured tools (conversations:), each call through the command policy.
+    if (this.runtime) return createConversationResponder({ config: this.options.config, runtime: () => this.runtime, events: this.events });
     return {
       respond: (request) => {
         const models = (this.runtime as { models?: { configured?: boolean; router?: LanguageModel } } | undefined)?.models;
@@ -331,7 +334,9 @@ export class Daemon implements DaemonApi {
   /** The model sections of config.yaml as they are now on disk (validated; throws config_invalid naming file:line:column). */
   private readModelSections() {
     const { config } = this.options;
-    return modelSections(loadConfig({ configDir: config.configDir, dataDir: config.dataDir }));
+    return modelSections(
+      loadConfig({ configDir: config.configDir, dataDir: config.dataDir, ...(config.modelPath ? { modelPath: config.modelPath } : {}) }),
+    );
   }
 
   /** Config file edits apply models:, routing: and cache: without a restart. */

@@ -6,7 +6,14 @@ import { AuditLog, createAuditAlerter, subscribeAuditRecorder, type AuditEntry }
 import type { Clock } from "../clock/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import { createEgressControl } from "../egress/index.js";
-import { Engine, type StepMiddleware, type StepRegistry, type WorkflowLauncher } from "../engine/index.js";
+import {
+  Engine,
+  type EngineOptions,
+  type StepMiddleware,
+  type StepRegistry,
+  type StepServices,
+  type WorkflowLauncher,
+} from "../engine/index.js";
 import type { EventBus } from "../events/index.js";
 import type { Logger } from "../logger/index.js";
 import { ModelService, type ModelsConfigInput } from "../models/index.js";
@@ -41,6 +48,9 @@ export interface Runtime {
   mcp: McpClients | undefined;
   /** Models, routing matrix and result cache (`models:`, `routing:`, `cache:`). */
   models: ModelService;
+  /** The engine's step services and middleware chain (policy, egress, sandbox): chat tools run through the same checks as shell steps. */
+  stepServices: StepServices;
+  stepMiddleware: readonly StepMiddleware[];
   /** Stops recording events and closes the audit log (the store is closed by its owner). */
   close(): void;
 }
@@ -93,7 +103,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const mcpConfig = config.extensions.mcp as McpConfig | undefined;
   const mcp = mcpConfig && Object.keys(mcpConfig.servers).length > 0 ? new McpClients({ config: mcpConfig, logger }) : undefined;
   const models = createModelService(config, store, logger, audit);
-  const engine = new Engine({
+  const engineOptions: EngineOptions = {
     store,
     registry,
     // The command policy wraps every step, outermost, so nothing runs a shell command it has not checked.
@@ -123,8 +133,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         workflowWorkspace: (workflow) => workspaceFor(config.dataDir, workflow),
       },
     },
-  });
+  };
+  const engine = new Engine(engineOptions);
   return {
+    stepServices: engineOptions.services,
+    stepMiddleware: engineOptions.middleware ?? [],
     store,
     outbox,
     engine,

@@ -53,6 +53,8 @@ describe("web chat conversations through the model router", () => {
       ["user", "And before?"],
     ]);
     expect(second.messages[0]?.role).toBe("system");
+    // No conversations.tools configured: the loop is a plain answer, no tool definitions are sent.
+    expect(model.requests.map((request) => request.body.tools)).toEqual([undefined, undefined]);
     socket.close();
   });
 });
