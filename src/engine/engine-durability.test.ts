@@ -186,6 +186,27 @@ steps:
     expect(read("worked").split("\n")).toEqual(["a", "b", "c", "c"]);
   });
 
+  it("a foreach's timeout ends its sub-steps: their process groups are killed and no later shard starts", async () => {
+    const workflow = harness.load(`
+name: bounded
+steps:
+  - name: each
+    type: foreach
+    items: [a, b]
+    timeout: 400ms
+    steps:
+      - { name: work, type: shell, command: "echo $$ > pid-{{ item }}; sleep 30 & sleep 30; touch finished-{{ item }}" }
+`);
+    const run = await harness.engine.start(workflow);
+    expect(run).toMatchObject({ status: "failed", error: 'step "each" timed out after 400 ms' });
+    const pid = pidOf("pid-a");
+    await waitFor(() => !groupAlive(pid), 5000);
+    expect(groupAlive(pid)).toBe(false);
+    expect(existsSync(harness.path("finished-a"))).toBe(false);
+    expect(existsSync(harness.path("pid-b"))).toBe(false);
+    expect(harness.store.getSteps(run.id).find((step) => step.path === "each[0].work")).toMatchObject({ status: "failed" });
+  });
+
   it("foreach with parallel runs shards at once", async () => {
     const workflow = harness.load(`
 name: wide

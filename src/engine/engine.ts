@@ -221,7 +221,8 @@ class RunState {
   }
 
   /** Runs a list of steps in DAG order (listed order unless `needs` says otherwise); returns the last output. */
-  async runSteps(steps: StepDefinition[], prefix: string, scope: TemplateScope): Promise<unknown> {
+  /** Runs a list of steps; `parentSignal` is the attempt signal of the step that runs them as sub-steps (its timeout ends them). */
+  async runSteps(steps: StepDefinition[], prefix: string, scope: TemplateScope, parentSignal?: AbortSignal): Promise<unknown> {
     const handlers = new Set(steps.flatMap((step) => (step.onFailure.kind === "step" ? [step.onFailure.step] : [])));
     const flow = steps.filter((step) => !handlers.has(step.name));
     const dependencies = new Map<string, string[]>();
@@ -243,7 +244,7 @@ class RunState {
         steps: stepScope,
         output: previous ? (outcomes.get(previous)?.output ?? null) : scope.output,
       };
-      const promise = this.runOne(step, `${prefix}${step.name}`, local).then(
+      const promise = this.runOne(step, `${prefix}${step.name}`, local, parentSignal).then(
         (outcome) => {
           outcomes.set(step.name, outcome);
           stepScope[step.name] = { output: outcome.output, status: outcome.status };
@@ -260,7 +261,7 @@ class RunState {
           const handler = steps.find((candidate) => candidate.name === handlerName);
           if (handler && !this.controller.signal.aborted) {
             const handlerScope = { ...scope, steps: stepScope, output: null, error: { step: step.name, message: errorMessage(error) } };
-            await this.runOne(handler, `${prefix}${handler.name}`, handlerScope).catch(() => undefined);
+            await this.runOne(handler, `${prefix}${handler.name}`, handlerScope, parentSignal).catch(() => undefined);
           }
           outcomes.set(step.name, { status: "failed", output: null });
         },
@@ -272,7 +273,7 @@ class RunState {
     };
 
     for (;;) {
-      if (failure === undefined && !this.controller.signal.aborted) {
+      if (failure === undefined && !this.controller.signal.aborted && !parentSignal?.aborted) {
         for (const step of flow) {
           if (outcomes.has(step.name) || running.has(step.name)) continue;
           if ((dependencies.get(step.name) ?? []).every((need) => outcomes.has(need))) startStep(step);
@@ -283,10 +284,11 @@ class RunState {
     }
     if (failure !== undefined) throw toError(failure);
     if (this.controller.signal.aborted) throw toError(this.controller.signal.reason);
+    if (parentSignal?.aborted) throw toError(parentSignal.reason);
     return lastOutput;
   }
 
-  private async runOne(step: StepDefinition, path: string, scope: TemplateScope): Promise<StepOutcome> {
+  private async runOne(step: StepDefinition, path: string, scope: TemplateScope, parentSignal?: AbortSignal): Promise<StepOutcome> {
     const { store, services, registry } = this.engine.engineOptions;
     const { clock, events } = services;
     const record = this.records.get(path);
@@ -294,6 +296,7 @@ class RunState {
       return { status: record.status, output: record.output };
     }
     if (this.controller.signal.aborted) throw toError(this.controller.signal.reason);
+    if (parentSignal?.aborted) throw toError(parentSignal.reason);
     const startedAt = clock.now();
     let skip: boolean;
     const rendered: Record<string, unknown> = {};
@@ -324,6 +327,9 @@ class RunState {
       const attemptController = new AbortController();
       const onRunAbort = (): void => attemptController.abort(this.controller.signal.reason);
       this.controller.signal.addEventListener("abort", onRunAbort, { once: true });
+      // A sub-step ends with the attempt of the step that runs it (its timeout, its cancellation).
+      const onParentAbort = (): void => attemptController.abort(parentSignal?.reason);
+      parentSignal?.addEventListener("abort", onParentAbort, { once: true });
       const context: StepContext = {
         runId: this.run.id,
         workflow: this.workflow,
@@ -338,7 +344,7 @@ class RunState {
         signal: attemptController.signal,
         abort: (reason) => attemptController.abort(reason),
         services,
-        runSubSteps: (shardKey, steps, shardScope) => this.runSteps(steps, `${path}[${shardKey}].`, shardScope),
+        runSubSteps: (shardKey, steps, shardScope) => this.runSteps(steps, `${path}[${shardKey}].`, shardScope, attemptController.signal),
         progress: (stream, text) => events.emit({ type: "step-output", runId: this.run.id, step: path, stream, text, at: clock.now() }),
       };
       try {
@@ -347,7 +353,7 @@ class RunState {
       } catch (error) {
         const runAborted = this.controller.signal.aborted;
         const retry = step.retry;
-        if (!runAborted && retry && retries < retry.count && isRetryable(error)) {
+        if (!runAborted && !parentSignal?.aborted && retry && retries < retry.count && isRetryable(error)) {
           const delayMs = Math.min(retry.backoffMs * retry.factor ** retries, retry.maxBackoffMs);
           retries += 1;
           events.emit({
@@ -374,6 +380,7 @@ class RunState {
         throw toError(runAborted ? this.controller.signal.reason : error);
       } finally {
         this.controller.signal.removeEventListener("abort", onRunAbort);
+        parentSignal?.removeEventListener("abort", onParentAbort);
       }
     }
   }
