@@ -4,7 +4,7 @@ import { shellStep } from "../../steps/shell/index.js";
 import type { StepDefinition, WorkflowDefinition } from "../../workflow/index.js";
 import type { AgentTool, ToolExecution } from "../types.js";
 import { createReadFileTool, createWriteFileTool } from "./file-tools.js";
-import { DEFAULT_TOOL_TIMEOUT_MS } from "./step-tools.js";
+import { DEFAULT_TOOL_TIMEOUT_MS, shellToolShape } from "./step-tools.js";
 
 export interface StandaloneToolOptions {
   /** The daemon's step services (settings, logger, events, clock). */
@@ -28,19 +28,7 @@ export interface StandaloneToolOptions {
  */
 export function createStandaloneShellTool(options: StandaloneToolOptions): AgentTool {
   return {
-    definition: {
-      name: "shell",
-      description:
-        "Run a bash command line in the workspace directory and return its standard output. " +
-        "A failing command returns its exit status and the end of its standard error. Commands are checked by the command policy.",
-      parameters: {
-        type: "object",
-        properties: { command: { type: "string", minLength: 1, description: "The command line, run with bash -c" } },
-        required: ["command"],
-        additionalProperties: false,
-      },
-    },
-    commandOf: (args) => (typeof args.command === "string" ? args.command : undefined),
+    ...shellToolShape("the workspace directory"),
     async execute(args, execution) {
       const output = await runStandalone(
         shellStep as unknown as StepRunner,

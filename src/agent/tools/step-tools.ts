@@ -65,13 +65,13 @@ export function runAsStep(
   return context.runSubSteps(shardKey, [step], scope).finally(unsubscribe);
 }
 
-/** `shell`: one command line, through the shell step (policy, approvals, sandbox, output cap, timeout). */
-export function createShellTool(context: StepContext, options: StepToolOptions = {}): AgentTool {
+/** The `shell` tool as the model sees it (in a workflow and in a chat), and the command the policy checks. */
+export function shellToolShape(where: string): Pick<AgentTool, "definition" | "commandOf"> {
   return {
     definition: {
       name: "shell",
       description:
-        "Run a bash command line in the workflow's workspace directory and return its standard output. " +
+        `Run a bash command line in ${where} and return its standard output. ` +
         "A failing command returns its exit status and the end of its standard error. Commands are checked by the command policy.",
       parameters: {
         type: "object",
@@ -81,6 +81,13 @@ export function createShellTool(context: StepContext, options: StepToolOptions =
       },
     },
     commandOf: (args) => (typeof args.command === "string" ? args.command : undefined),
+  };
+}
+
+/** `shell`: one command line, through the shell step (policy, approvals, sandbox, output cap, timeout). */
+export function createShellTool(context: StepContext, options: StepToolOptions = {}): AgentTool {
+  return {
+    ...shellToolShape("the workflow's workspace directory"),
     execute: (args, execution) =>
       runAsStep(context, execution, "shell", { command: "{{ tool.command | raw }}" }, args, options.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS),
   };
