@@ -338,6 +338,7 @@ export class ChannelManager {
             if (this.options.store.compareAndSetState(CHANNEL_STATE_NAMESPACE, stateKey(key), value, current?.version ?? null)) return;
           }
         },
+        delete: (key) => void this.options.store.deleteState(CHANNEL_STATE_NAMESPACE, stateKey(key)),
       },
       reject: (reason, details) => this.rejected(platform.name, reason, details),
     };

@@ -73,6 +73,8 @@ export interface ChannelContext {
 export interface ChannelState {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
+  /** Removes a key (the manager's state always can; simple test states may not). */
+  delete?(key: string): void;
 }
 
 export interface Channel {

@@ -129,7 +129,7 @@ export class TelegramChannel implements Channel {
     if (rendered.parts.length === 0) throw this.permanent(message.chatId, "the message text is empty");
     const replyMarkup = message.buttons ? this.keyboard(message.chatId, message.buttons) : undefined;
     const key = partialKey(message);
-    const sent = this.partial.get(key) ?? [];
+    const sent = this.partial.get(key) ?? this.storedPartial(key);
     for (let index = sent.length; index < rendered.parts.length; index++) {
       const last = index === rendered.parts.length - 1;
       const replyTo = index === 0 && message.replyTo !== undefined ? Number(message.replyTo) : undefined;
@@ -146,7 +146,7 @@ export class TelegramChannel implements Channel {
       sent.push(String(result.message_id));
       this.remember(key, sent);
     }
-    this.partial.delete(key);
+    this.forget(key, sent.length > 1);
     return { messageIds: sent };
   }
 
@@ -281,7 +281,7 @@ export class TelegramChannel implements Channel {
           await this.sleep(failure.retryAfter * 1000, signal);
           if (!signal?.aborted) continue;
         }
-        if (!failure.retryable) this.partial.delete(key);
+        if (!failure.retryable) this.forget(key, true);
         this.logger.warn({ chat: chatId, reason: failure.reason, retryable: failure.retryable }, "telegram send failed");
         throw toDeliveryError(this.name, failure, chatId);
       }
@@ -311,8 +311,24 @@ export class TelegramChannel implements Channel {
     this.partial.delete(key);
     this.partial.set(key, sent);
     if (this.partial.size > 100) this.partial.delete(this.partial.keys().next().value!);
+    // Durable too (the manager's channel state), so a daemon restarted half way through a split
+    // message does not send its first parts again.
+    this.context?.state?.set(PARTIAL_STATE_PREFIX + key, sent);
+  }
+
+  private storedPartial(key: string): string[] {
+    const stored = this.context?.state?.get(PARTIAL_STATE_PREFIX + key);
+    return Array.isArray(stored) ? stored.map(String) : [];
+  }
+
+  private forget(key: string, stored: boolean): void {
+    this.partial.delete(key);
+    if (stored) this.context?.state?.delete?.(PARTIAL_STATE_PREFIX + key);
   }
 }
+
+/** Channel-state key prefix of a split message's sent parts. */
+const PARTIAL_STATE_PREFIX = "telegram.partial.";
 
 function partialKey(message: OutboundMessage): string {
   const content = JSON.stringify([message.text, message.format ?? null, message.buttons ?? null, message.replyTo ?? null]);

@@ -243,6 +243,37 @@ describe("TelegramChannel on the Bot API wire", () => {
     expect(sent.messageIds).toHaveLength(3);
   });
 
+  it("does not repeat the parts already sent when the daemon restarts half way through a split message", async () => {
+    server.on("getUpdates", () => ({ result: [] }));
+    let count = 0;
+    server.on("sendMessage", () =>
+      ++count === 2 ? { status: 502, description: "Bad Gateway" } : { result: { message_id: count, date: 0, chat: { id: 42 } } },
+    );
+    const state = new Map<string, unknown>();
+    const managed = {
+      receive: context.receive,
+      state: {
+        get: (key: string) => state.get(key),
+        set: (key: string, value: unknown) => void state.set(key, value),
+        delete: (key: string) => void state.delete(key),
+      },
+    };
+    const message = { chatId: "42", text: "first part here. second part here. third part here." };
+    const before = createChannel({ maxMessageLength: 20 });
+    await before.start(managed);
+    expect((await failure(before.sendMessage(message))).retryable).toBe(true);
+    await before.stop();
+    // A new adapter on the same durable state: the restarted daemon.
+    const after = createChannel({ maxMessageLength: 20 });
+    await after.start(managed);
+    const sent = await after.sendMessage(message);
+    const texts = server.callsOf("sendMessage").map((call) => call.body.text);
+    expect(texts).toHaveLength(4);
+    expect(texts[1]).toBe(texts[2]); // the failed part again, not the first one
+    expect(sent.messageIds).toEqual(["1", "3", "4"]);
+    expect([...state.keys()].filter((key) => key.startsWith("telegram.partial."))).toEqual([]);
+  });
+
   it("answers a button press after queueing it, and puts buttons on the last part only", async () => {
     server.on("getUpdates", ({ body }) => ({
       result: [
