@@ -49,9 +49,21 @@ export function createWebhookDeliverer(): Deliverer {
       await response.body?.cancel();
       if (response.ok) return;
       const retryable = response.status >= 500 || response.status === 408 || response.status === 429;
-      throw new LocalAgentError("delivery_failed", `${new URL(url).origin} answered ${response.status}`, { retryable });
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      throw new LocalAgentError("delivery_failed", `${new URL(url).origin} answered ${response.status}`, {
+        retryable,
+        ...(retryAfterMs === undefined ? {} : { details: { retryAfterMs } }),
+      });
     },
   };
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function isLoopback(url: string): boolean {

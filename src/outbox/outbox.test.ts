@@ -7,7 +7,17 @@ import { systemClock } from "../clock/index.js";
 import { EventBus, type LocalAgentEvent } from "../events/index.js";
 import { createLogger, createSilentLogger } from "../logger/index.js";
 import { MemoryStore, type DeliveryRecord } from "../store/index.js";
-import { createLogDeliverer, createWebhookDeliverer, Outbox, redactDestination, type Deliverer } from "./index.js";
+import { LocalAgentError } from "../errors/index.js";
+import {
+  createLogDeliverer,
+  createWebhookDeliverer,
+  MAX_RETRY_AFTER_MS,
+  Outbox,
+  parseRetryAfter,
+  redactDestination,
+  retryAfterMsOf,
+  type Deliverer,
+} from "./index.js";
 
 interface Hit {
   message: string;
@@ -138,6 +148,41 @@ describe("outbox", () => {
     expect(gaps[2]).toBeGreaterThanOrEqual(115);
     const failures = events.flatMap((event) => (event.type === "delivery-failed" ? [[event.attempts, event.error]] : []));
     expect(failures).toEqual([1, 2, 3].map((attempt) => [attempt, `http://127.0.0.1:${server.port} answered 500`]));
+  });
+
+  it("waits as long as a 429's Retry-After asks before the next attempt, even when its own backoff is shorter", async () => {
+    const hits: number[] = [];
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        hits.push(Date.now());
+        if (hits.length === 1) response.writeHead(429, { "retry-after": "1" }).end();
+        else response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    cleanups.push(() => new Promise<void>((done) => server.close(() => done())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const { outbox, store, send } = createOutbox({ backoffMs: 20 });
+    send(url, "later");
+    outbox.start();
+    await waitFor(() => byMessage(store, "later")?.status === "delivered", 5000);
+    expect(hits).toHaveLength(2);
+    expect(hits[1]! - hits[0]!).toBeGreaterThanOrEqual(950);
+  });
+
+  it("reads Retry-After as seconds or an HTTP date, and caps what a deliverer asks for", () => {
+    expect(parseRetryAfter("7")).toBe(7000);
+    expect(parseRetryAfter(null)).toBeUndefined();
+    expect(parseRetryAfter("soon")).toBeUndefined();
+    const date = parseRetryAfter(new Date(Date.now() + 60_000).toUTCString())!;
+    expect(date).toBeGreaterThan(55_000);
+    expect(date).toBeLessThanOrEqual(60_000);
+    const asked = (ms: unknown) => new LocalAgentError("delivery_failed", "x", { retryable: true, details: { retryAfterMs: ms } });
+    expect(retryAfterMsOf(asked(2500))).toBe(2500);
+    expect(retryAfterMsOf(asked(10 * MAX_RETRY_AFTER_MS))).toBe(MAX_RETRY_AFTER_MS);
+    expect(retryAfterMsOf(asked("1"))).toBe(0);
+    expect(retryAfterMsOf(new Error("plain"))).toBe(0);
   });
 
   it("retries while the connection is refused and delivers when the endpoint comes up", async () => {

@@ -166,7 +166,9 @@ export class Outbox implements DeliveryQueue {
     const retryable = !permanent && !(error instanceof LocalAgentError && !error.retryable);
     const dead = !retryable && attempts >= (this.options.maxAttempts ?? 5);
     const base = this.options.backoffMs ?? 1000;
-    const delay = Math.min(base * 2 ** Math.min(attempts - 1, 20), this.options.maxBackoffMs ?? 300_000);
+    const backoff = Math.min(base * 2 ** Math.min(attempts - 1, 20), this.options.maxBackoffMs ?? 300_000);
+    // A destination that said when to come back (429/503 Retry-After, Telegram's retry_after) is not asked sooner.
+    const delay = Math.max(backoff, retryAfterMsOf(error));
     const message = errorMessage(error);
     store.markDeliveryAttemptFailed(delivery.id, { error: message, nextAttemptAt: clock.now() + delay, dead });
     events.emit({
@@ -199,6 +201,15 @@ export class Outbox implements DeliveryQueue {
 }
 
 /** Destinations may embed credentials in URLs; logs only ever see the origin. */
+/** Longest wait a destination's Retry-After may ask for (a bogus huge value must not park the queue). */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+
+/** `details.retryAfterMs` of a deliverer's error, capped; 0 when it gave none. */
+export function retryAfterMsOf(error: unknown): number {
+  const value = error instanceof LocalAgentError ? error.details.retryAfterMs : undefined;
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? Math.min(value, MAX_RETRY_AFTER_MS) : 0;
+}
+
 export function redactDestination(destination: string): string {
   const [kind, ...rest] = destination.split(":");
   try {

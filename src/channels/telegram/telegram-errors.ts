@@ -60,6 +60,11 @@ export function toDeliveryError(channel: string, failure: TelegramFailure, chatI
   const where = chatId === undefined ? `telegram channel "${channel}"` : `telegram channel "${channel}", chat ${chatId}`;
   return new LocalAgentError("delivery_failed", `${where}: ${failure.reason}`, {
     retryable: failure.retryable,
-    details: { status: failure.status, retry_after: failure.retryAfter },
+    details: {
+      status: failure.status,
+      retry_after: failure.retryAfter,
+      // The outbox waits at least this long before the next attempt.
+      ...(failure.retryAfter === undefined ? {} : { retryAfterMs: failure.retryAfter * 1000 }),
+    },
   });
 }
