@@ -85,3 +85,34 @@ describe("web chat", () => {
     expect(connect(channel, "../etc").frames[0]?.chat).toMatch(/^wc_/);
   });
 });
+
+describe("web chat receipts", () => {
+  it("with receipts a reply is delivered only once a client confirms it; unconfirmed, it fails retryable and is resent with the same id", async () => {
+    const channel = new WebChatChannel("web", { clock: systemClock, wake: () => undefined }, 16_000, 150);
+    await channel.start(conformanceContext());
+    const closing = connect(channel, "chat-r");
+    closing.session.receive({ type: "chat.open", receipts: true });
+    // The tab is closing: the frame is written, nobody confirms it.
+    await expect(channel.sendMessage({ chatId: "chat-r", text: "answer", idempotencyKey: "d1" })).rejects.toMatchObject({
+      retryable: true,
+    });
+    const lost = closing.frames.find((frame) => frame.type === "chat.reply");
+    closing.session.close();
+    const back = connect(channel, "chat-r");
+    back.session.receive({ type: "chat.open", receipts: true });
+    const resent = channel.sendMessage({ chatId: "chat-r", text: "answer", idempotencyKey: "d1" });
+    await waitFor(() => back.frames.some((frame) => frame.type === "chat.reply"));
+    const reply = back.frames.find((frame) => frame.type === "chat.reply")!;
+    expect(reply.id).toBe(lost?.id);
+    back.session.receive({ type: "chat.received", id: reply.id });
+    await expect(resent).resolves.toEqual({ messageIds: [reply.id] });
+  });
+
+  it("without receipts a reply counts as delivered when written (clients that never confirm keep working)", async () => {
+    const channel = new WebChatChannel("web", { clock: systemClock, wake: () => undefined }, 16_000, 150);
+    await channel.start(conformanceContext());
+    const client = connect(channel, "chat-n");
+    await expect(channel.sendMessage({ chatId: "chat-n", text: "hi" })).resolves.toMatchObject({ messageIds: [expect.any(String)] });
+    expect(client.frames.at(-1)).toMatchObject({ type: "chat.reply", text: "hi" });
+  });
+});
