@@ -140,19 +140,12 @@ export class ModelRouter implements LanguageModel {
       const resolved = resolveIn(table, request.model);
       resolution = resolved;
       const order = this.order(table, resolution.candidates);
-      const cache = this.options.cache;
-      const requestHash = cache?.enabled && request.cache !== false ? requestFingerprint(request) : undefined;
       const first = order[0];
-      if (requestHash !== undefined && cache && first) {
-        const hit = cache.get(cacheKey(requestHash, first.config.name, first.config.fingerprint));
-        if (hit) {
-          const result: GenerateResult = { ...hit, model: first.config.name, cached: true };
-          this.record(request, resolution, first, started, result.usage, true, undefined, fellThrough, false);
-          return result;
-        }
-        cache.miss();
+      const { requestHash, firstKey: flightKey, hit } = this.lookUp(request, first);
+      if (hit && first) {
+        this.record(request, resolution, first, started, hit.usage, true, undefined, fellThrough, false);
+        return hit;
       }
-      const flightKey = requestHash !== undefined && first ? cacheKey(requestHash, first.config.name, first.config.fingerprint) : undefined;
       const shared = flightKey !== undefined ? this.inFlight.get(flightKey) : undefined;
       if (shared && first) {
         // An identical request is being answered right now: share its answer instead of asking twice.
@@ -174,7 +167,7 @@ export class ModelRouter implements LanguageModel {
             const result = await routed.model.generate(request);
             this.succeeded(routed);
             const served: GenerateResult = { ...result, model: routed.config.name, cached: false };
-            if (requestHash !== undefined && cache) cache.set(cacheKey(requestHash, routed.config.name, routed.config.fingerprint), served);
+            this.store(requestHash, routed, served);
             this.record(request, resolved, routed, started, served.usage, false, undefined, fellThrough, false);
             return served;
           } catch (error) {
@@ -212,20 +205,14 @@ export class ModelRouter implements LanguageModel {
     try {
       resolution = resolveIn(table, request.model);
       const order = this.order(table, resolution.candidates);
-      const cache = this.options.cache;
-      const requestHash = cache?.enabled && request.cache !== false ? requestFingerprint(request) : undefined;
       const first = order[0];
-      if (requestHash !== undefined && cache && first) {
-        const hit = cache.get(cacheKey(requestHash, first.config.name, first.config.fingerprint));
-        if (hit) {
-          const result: GenerateResult = { ...hit, model: first.config.name, cached: true };
-          this.record(request, resolution, first, started, result.usage, true, undefined, fellThrough, true);
-          if (result.text) yield { type: "text", text: result.text };
-          for (const toolCall of result.toolCalls) yield { type: "tool-call", toolCall };
-          yield { type: "finish", result };
-          return;
-        }
-        cache.miss();
+      const { requestHash, hit } = this.lookUp(request, first);
+      if (hit && first) {
+        this.record(request, resolution, first, started, hit.usage, true, undefined, fellThrough, true);
+        if (hit.text) yield { type: "text", text: hit.text };
+        for (const toolCall of hit.toolCalls) yield { type: "tool-call", toolCall };
+        yield { type: "finish", result: hit };
+        return;
       }
       let lastError: unknown;
       for (const routed of order) {
@@ -237,8 +224,7 @@ export class ModelRouter implements LanguageModel {
             if (part.type === "finish") {
               this.succeeded(routed);
               const served: GenerateResult = { ...part.result, model: routed.config.name, cached: false };
-              if (requestHash !== undefined && cache)
-                cache.set(cacheKey(requestHash, routed.config.name, routed.config.fingerprint), served);
+              this.store(requestHash, routed, served);
               this.record(request, resolution, routed, started, served.usage, false, undefined, fellThrough, true);
               emitted = true;
               yield { type: "finish", result: served };
@@ -266,6 +252,32 @@ export class ModelRouter implements LanguageModel {
     } finally {
       table.leave();
     }
+  }
+
+  /**
+   * The request's cache fingerprint (undefined when the cache is off for it), the cache key of the
+   * route's first model, and that model's cached answer if there is one (a miss is counted).
+   */
+  private lookUp(
+    request: GenerateRequest,
+    first: RoutedModel | undefined,
+  ): { requestHash?: string; firstKey?: string; hit?: GenerateResult } {
+    const cache = this.options.cache;
+    if (!cache?.enabled || request.cache === false) return {};
+    const requestHash = requestFingerprint(request);
+    if (!first) return { requestHash };
+    const firstKey = cacheKey(requestHash, first.config.name, first.config.fingerprint);
+    const hit = cache.get(firstKey);
+    if (!hit) {
+      cache.miss();
+      return { requestHash, firstKey };
+    }
+    return { requestHash, firstKey, hit: { ...hit, model: first.config.name, cached: true } };
+  }
+
+  /** Caches the answer a model gave, under that model's key. */
+  private store(requestHash: string | undefined, routed: RoutedModel, served: GenerateResult): void {
+    if (requestHash !== undefined) this.options.cache?.set(cacheKey(requestHash, routed.config.name, routed.config.fingerprint), served);
   }
 
   /** Models of the route in order, those cooling down left out; when every one is cooling down, all of them (better a try than nothing). */
