@@ -29,7 +29,7 @@ export function routedModel(models: ModelAccess, request: GenerateRequest): Lang
 }
 
 /**
- * The `tools:` path of the ai step (installed with `setAiToolLoop`): the agent loop on the routed
+ * The `tools:` path of the ai step (given to it as `StepServices.agentLoop`): the agent loop on the routed
  * model. The step's `max_tokens` is the loop's token budget; `json:` is left to the final answer
  * (the step parses it), so tool-calling turns are not forced into JSON.
  */

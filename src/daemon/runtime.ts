@@ -19,7 +19,6 @@ import type { Logger } from "../logger/index.js";
 import { ModelService, type ModelsConfigInput } from "../models/index.js";
 import { createLogDeliverer, createWebhookDeliverer, Outbox } from "../outbox/index.js";
 import { createPolicyMiddleware } from "../policy/index.js";
-import { setAiToolLoop } from "../steps/index.js";
 import { createSandboxMiddleware, workspaceFor } from "../sandbox/index.js";
 import { shellCommandOf } from "../steps/shell/index.js";
 import { SqliteStore, type Store } from "../store/index.js";
@@ -98,8 +97,6 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
   // network: [hosts] steps: a per-step egress proxy (started on first use), closed with the runtime.
   const egress = createEgressControl({ socketDir: join(config.dataDir, "egress") });
-  // The ai step's tools: path runs the agent loop (src/agent) on the routed model.
-  setAiToolLoop(agentToolLoop);
   const mcpConfig = config.extensions.mcp as McpConfig | undefined;
   const mcp = mcpConfig && Object.keys(mcpConfig.servers).length > 0 ? new McpClients({ config: mcpConfig, logger }) : undefined;
   const models = createModelService(config, store, logger, audit);
@@ -125,6 +122,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       ...(options.workflows ? { workflows: options.workflows } : {}),
       ...(mcp ? { mcp } : {}),
       models,
+      // The ai step's tools: path runs the agent loop (src/agent) on the routed model.
+      agentLoop: agentToolLoop,
       settings: {
         maxOutputBytes: config.maxOutputBytes,
         notificationPlatforms: config.notifications,

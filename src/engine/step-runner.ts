@@ -92,6 +92,8 @@ export interface StepServices {
   mcp?: ExternalToolSource;
   /** The routing matrix (routing, fallback, cache, audit); absent in harnesses without models. */
   models?: ModelAccess;
+  /** The agent loop for `ai` steps with `tools:` (src/agent); absent where none is wired (such a step then fails clearly). */
+  agentLoop?: (context: StepContext, request: GenerateRequest) => Promise<GenerateResult>;
   /** Daemon settings the steps may need (notification platforms, output caps, …). */
   settings: StepSettings;
 }

@@ -1,5 +1,5 @@
 import { StepRegistry } from "../engine/index.js";
-import { aiStep, setAiToolLoop, type AiConfig, type AiOutput, type AiToolLoop } from "./ai/index.js";
+import { aiStep, type AiConfig, type AiOutput } from "./ai/index.js";
 import { approvalStep } from "./approval/index.js";
 import { foreachStep } from "./foreach/index.js";
 import { httpStep } from "./http/index.js";
@@ -7,8 +7,8 @@ import { notificationStep } from "./notification/index.js";
 import { setStep } from "./set/index.js";
 import { shellStep } from "./shell/index.js";
 
-export { aiStep, approvalStep, foreachStep, httpStep, notificationStep, setAiToolLoop, setStep, shellStep };
-export type { AiConfig, AiOutput, AiToolLoop };
+export { aiStep, approvalStep, foreachStep, httpStep, notificationStep, setStep, shellStep };
+export type { AiConfig, AiOutput };
 export type { NotificationPayload } from "./notification/index.js";
 
 /** The registry with every built-in step type. */

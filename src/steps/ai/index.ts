@@ -29,19 +29,6 @@ export interface AiOutput {
 }
 
 /**
- * Runs the agent loop for a step with `tools:`; the agent layer sets it. Until then such a step fails
- * with a clear message instead of silently answering without its tools.
- */
-export type AiToolLoop = (context: StepContext<AiConfig>, request: GenerateRequest) => Promise<GenerateResult>;
-
-let toolLoop: AiToolLoop | undefined;
-
-/** The agent layer plugs its loop in here (`tools:` path of the ai step). */
-export function setAiToolLoop(loop: AiToolLoop | undefined): void {
-  toolLoop = loop;
-}
-
-/**
  * `ai`: one prompt through the routing matrix (`model:` names a task type or a model; fallback,
  * cache and audit come with the router). With `json:` the answer is parsed (and validated against
  * the schema when one is given).
@@ -99,9 +86,12 @@ export const aiStep: StepRunner<AiConfig> = {
     };
     let result: GenerateResult;
     if (config.tools && config.tools.length > 0) {
-      if (!toolLoop)
+      // The agent loop comes with the step services (src/agent, wired by the runtime); without it the
+      // step fails clearly instead of answering without its tools.
+      const agentLoop = context.services.agentLoop;
+      if (!agentLoop)
         throw new LocalAgentError("step_failed", `ai step "${step.name}": tools: needs the agent loop, which this build does not have`);
-      result = await toolLoop(context, request);
+      result = await agentLoop(context as unknown as StepContext, request);
     } else {
       result = await models.generate(request);
     }
