@@ -12,7 +12,7 @@ import {
   addCommonOptions,
   configOrReport,
   openStoreForReading,
-  postToDaemon,
+  postAndReport,
   printJson,
   printTable,
   type CommonOptions,
@@ -81,7 +81,7 @@ export function registerApprovals(program: Command, io: Io, setExit: (code: numb
   }
 }
 
-async function callDaemon(
+function callDaemon(
   config: ResolvedConfig,
   port: string | undefined,
   id: string,
@@ -89,20 +89,10 @@ async function callDaemon(
   by: string,
   io: Io,
 ): Promise<number> {
-  try {
-    const response = await postToDaemon(config, port, `/api/approvals/${encodeURIComponent(id)}`, { decision, by });
-    const body = await response.text();
-    if (!response.ok) {
-      io.err(`${body}\n`);
-      return 1;
-    }
-    const record = JSON.parse(body) as ApprovalRecord;
-    io.out(`${record.id} ${record.status}\n`);
-    return 0;
-  } catch (error) {
-    io.err(`cannot reach the daemon: ${errorMessage(error)}\n`);
-    return 1;
-  }
+  return postAndReport(config, port, `/api/approvals/${encodeURIComponent(id)}`, { decision, by }, io, (answer) => {
+    const record = answer as ApprovalRecord;
+    return [`${record.id} ${record.status}`];
+  });
 }
 
 function row(record: ApprovalRecord): string[] {

@@ -69,6 +69,33 @@ export function configOrReport(options: CommonOptions, io: Io, setExit: (code: n
   }
 }
 
+/**
+ * POSTs to the running daemon and reports: the error body on stderr (exit 1), else the lines `lines`
+ * makes of the JSON answer on stdout (exit 0); an unreachable daemon is exit 1 with the reason.
+ */
+export async function postAndReport(
+  config: ResolvedConfig,
+  port: string | undefined,
+  path: string,
+  body: unknown,
+  io: Io,
+  lines: (answer: unknown) => string[],
+): Promise<number> {
+  try {
+    const response = await postToDaemon(config, port, path, body);
+    const text = await response.text();
+    if (!response.ok) {
+      io.err(`${text}\n`);
+      return 1;
+    }
+    for (const line of lines(JSON.parse(text))) io.out(`${line}\n`);
+    return 0;
+  } catch (error) {
+    io.err(`cannot reach the daemon: ${errorMessage(error)}\n`);
+    return 1;
+  }
+}
+
 /** A POST to the running daemon's API on this machine, with the configured token. */
 export function postToDaemon(config: ResolvedConfig, port: string | undefined, path: string, body?: unknown): Promise<Response> {
   const host = config.server.host === "0.0.0.0" ? "127.0.0.1" : config.server.host;

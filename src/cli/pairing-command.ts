@@ -9,7 +9,7 @@ import {
   addCommonOptions,
   configOrReport,
   openStoreForReading,
-  postToDaemon,
+  postAndReport,
   printJson,
   printTable,
   type CommonOptions,
@@ -106,21 +106,11 @@ function offline(
   }
 }
 
-async function callDaemon(config: ResolvedConfig, port: string | undefined, path: string, body: unknown, io: Io): Promise<number> {
-  try {
-    const response = await postToDaemon(config, port, path, body);
-    const text = await response.text();
-    if (!response.ok) {
-      io.err(`${text}\n`);
-      return 1;
-    }
-    const parsed = JSON.parse(text) as PairingRecord | { revoked: PairingRecord[] };
-    for (const record of "revoked" in parsed ? parsed.revoked : [parsed]) io.out(`${record.channel}:${record.userId} ${record.status}\n`);
-    return 0;
-  } catch (error) {
-    io.err(`cannot reach the daemon: ${errorMessage(error)}\n`);
-    return 1;
-  }
+function callDaemon(config: ResolvedConfig, port: string | undefined, path: string, body: unknown, io: Io): Promise<number> {
+  return postAndReport(config, port, path, body, io, (answer) => {
+    const parsed = answer as PairingRecord | { revoked: PairingRecord[] };
+    return ("revoked" in parsed ? parsed.revoked : [parsed]).map((record) => `${record.channel}:${record.userId} ${record.status}`);
+  });
 }
 
 function row(record: PairingRecord): string[] {
